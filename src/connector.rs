@@ -1,0 +1,224 @@
+//! The operations, over an [`HttpClient`] and a [`TokenSource`]: pure logic,
+//! unit-tested natively; the component wires it to wasi:http.
+
+use http::Method;
+use serde_json::Value;
+
+use crate::config::Connection;
+use crate::error::ConnectorError;
+use crate::http::{HttpClient, Response};
+use crate::response::{self, ResponseMeta};
+use crate::secret::Secret;
+use crate::token::{Clock, TokenSource, TokenStore};
+use crate::tweet::CreateTweet;
+use crate::validate;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTweetResult {
+    pub id: String,
+    pub text: String,
+    pub edit_history_tweet_ids: Vec<String>,
+    pub meta: ResponseMeta,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteTweetResult {
+    pub deleted: bool,
+    pub meta: ResponseMeta,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GetMeRequest {
+    pub expansions: Vec<String>,
+    pub tweet_fields: Vec<String>,
+    pub user_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub username: String,
+    pub json: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetMeResult {
+    pub user: User,
+    pub includes: Option<String>,
+    pub meta: ResponseMeta,
+}
+
+/// `user.fields` values: the spec's `UserFieldsParameter` enum, plus the
+/// documented `affiliation`, `most_recent_tweet_id` and `pinned_tweet_id`.
+pub const USER_FIELDS: &[&str] = &[
+    "affiliation", "confirmed_email", "connection_status", "created_at", "description", "entities",
+    "id", "is_identity_verified", "location", "most_recent_tweet_id", "name", "parody",
+    "pinned_tweet_id", "profile_banner_url", "profile_image_url", "protected", "public_metrics",
+    "receives_your_dm", "subscribes_to_you", "subscription", "subscription_type", "url", "username",
+    "verified", "verified_followers_count", "verified_type", "withheld",
+];
+
+/// `tweet.fields` values: the spec's `PostFieldsParameter` enum, plus the
+/// long-standing tweet names X still serves and documents (`author_id`,
+/// `referenced_tweets`, ...) that v2.167 of the spec dropped from the enum.
+pub const TWEET_FIELDS: &[&str] = &[
+    "article", "article_title", "attachments", "card_uri", "community_id", "context_annotations",
+    "conversation_id", "created_at", "display_text_range", "edit_controls", "entities", "geo", "id",
+    "lang", "matched_media_notes", "media_metadata", "non_public_metrics", "note_post",
+    "note_request_suggestions", "organic_metrics", "paid_partnership", "possibly_sensitive",
+    "promoted_metrics", "public_metrics", "reply_settings", "scopes", "source",
+    "suggested_source_links", "suggested_source_links_with_counts", "text", "withheld",
+    // documented tweet-era names
+    "author_id", "edit_history_tweet_ids", "in_reply_to_user_id", "referenced_tweets", "note_tweet",
+];
+
+/// `expansions` for users: the spec's enum plus the documented tweet-era names.
+pub const USER_EXPANSIONS: &[&str] = &[
+    "affiliation", "most_recent_post_id", "pinned_post_id", "pinned_tweet_id", "most_recent_tweet_id",
+];
+
+pub struct Connector<H, S, C> {
+    http: H,
+    conn: Connection,
+    tokens: TokenSource<S, C>,
+}
+
+fn str_at(v: &Value, ptr: &str) -> Option<String> {
+    v.pointer(ptr).and_then(Value::as_str).map(str::to_string)
+}
+
+fn required_str(v: &Value, ptr: &str) -> Result<String, ConnectorError> {
+    str_at(v, ptr).ok_or_else(|| {
+        ConnectorError::MalformedResponse(format!("response has no string at `{ptr}`"))
+    })
+}
+
+impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
+    pub fn new(http: H, conn: Connection, tokens: TokenSource<S, C>) -> Self {
+        Connector { http, conn, tokens }
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn token_source(&self) -> &TokenSource<S, C> {
+        &self.tokens
+    }
+
+    fn send(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+        token: &Secret,
+    ) -> Result<Response, ConnectorError> {
+        let mut req = http::Request::builder()
+            .method(method.clone())
+            .uri(format!("{}{}", self.conn.api_url, path_and_query))
+            .header("authorization", format!("Bearer {}", token.expose()))
+            .header("accept", "application/json")
+            .header("user-agent", concat!("wso2-twitter-connector-wasm/", env!("CARGO_PKG_VERSION")));
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req
+            .body(body.map(<[u8]>::to_vec).unwrap_or_default())
+            // Only a token with bytes not allowed in a header gets here.
+            .map_err(|_| ConnectorError::invalid("accessToken", "contains characters not allowed in an HTTP header"))?;
+        Ok(self.http.send(req, self.conn.timeout)?)
+    }
+
+    /// One authorized API call: proactive refresh before, one refresh and
+    /// replay on 401, typed error on any other failure status.
+    fn call(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Response, ConnectorError> {
+        let token = self.tokens.access_token(&self.http)?;
+        let mut resp = self.send(&method, path_and_query, body, &token)?;
+        if resp.status() == http::StatusCode::UNAUTHORIZED {
+            if let Some(new_token) = self.tokens.after_unauthorized(&self.http, &token)? {
+                resp = self.send(&method, path_and_query, body, &new_token)?;
+            }
+        }
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(response::error_for(&resp))
+        }
+    }
+
+    pub fn create_tweet(&mut self, req: &CreateTweet) -> Result<CreateTweetResult, ConnectorError> {
+        req.validate()?;
+        let resp = self.call(Method::POST, "/2/tweets", Some(&req.to_json()))?;
+        let v = response::json_object(&resp)?;
+        let edits = v
+            .pointer("/data/edit_history_tweet_ids")
+            .or_else(|| v.pointer("/data/edit_history_post_ids"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        Ok(CreateTweetResult {
+            id: required_str(&v, "/data/id")?,
+            text: str_at(&v, "/data/text").unwrap_or_default(),
+            edit_history_tweet_ids: edits,
+            meta: response::meta(&resp),
+        })
+    }
+
+    pub fn delete_tweet(&mut self, id: &str) -> Result<DeleteTweetResult, ConnectorError> {
+        validate::id("id", id)?;
+        let resp = self.call(Method::DELETE, &format!("/2/tweets/{id}"), None)?;
+        let v = response::json_object(&resp)?;
+        let deleted = v
+            .pointer("/data/deleted")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| ConnectorError::MalformedResponse("response has no boolean at `/data/deleted`".into()))?;
+        Ok(DeleteTweetResult {
+            deleted,
+            meta: response::meta(&resp),
+        })
+    }
+
+    pub fn get_me(&mut self, req: &GetMeRequest) -> Result<GetMeResult, ConnectorError> {
+        validate::field_list("expansions", &req.expansions, USER_EXPANSIONS)?;
+        validate::field_list("tweet_fields", &req.tweet_fields, TWEET_FIELDS)?;
+        validate::field_list("user_fields", &req.user_fields, USER_FIELDS)?;
+        let mut query = Vec::new();
+        for (name, values) in [
+            ("expansions", &req.expansions),
+            ("tweet.fields", &req.tweet_fields),
+            ("user.fields", &req.user_fields),
+        ] {
+            if !values.is_empty() {
+                // Values are checked against fixed lists of [a-z_] names: no escaping needed.
+                query.push(format!("{name}={}", values.join(",")));
+            }
+        }
+        let path = if query.is_empty() {
+            "/2/users/me".to_string()
+        } else {
+            format!("/2/users/me?{}", query.join("&"))
+        };
+        let resp = self.call(Method::GET, &path, None)?;
+        let v = response::json_object(&resp)?;
+        let data = v
+            .get("data")
+            .filter(|d| d.is_object())
+            .ok_or_else(|| ConnectorError::MalformedResponse("response has no `data` object".into()))?;
+        Ok(GetMeResult {
+            user: User {
+                id: required_str(data, "/id")?,
+                name: str_at(data, "/name").unwrap_or_default(),
+                username: required_str(data, "/username")?,
+                json: data.to_string(),
+            },
+            includes: v.get("includes").map(Value::to_string),
+            meta: response::meta(&resp),
+        })
+    }
+}

@@ -1,0 +1,24 @@
+//! The X (Twitter) API v2 connector, as a WebAssembly component.
+//!
+//! Everything but `component` (the WASI glue and WIT bindings, built only
+//! for wasm32) is plain Rust that runs and is unit-tested natively, with the
+//! network behind [`http::HttpClient`] and the host's token store behind
+//! [`token::TokenStore`].
+
+pub mod config;
+pub mod connector;
+pub mod error;
+pub mod http;
+pub mod response;
+pub mod secret;
+pub mod text;
+pub mod token;
+pub mod tweet;
+pub mod validate;
+pub mod wso2;
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,297 @@
+//! Reading X responses: rate-limit headers, problems, status mapping.
+
+use http::HeaderMap;
+use serde_json::Value;
+
+use crate::error::{ConnectorError, Problem, ProblemItem, RateLimitWindow, RateLimits};
+use crate::http::Response;
+
+/// The response metadata every operation returns (WIT `response-meta`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseMeta {
+    pub status: u16,
+    pub rate_limits: RateLimits,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// Headers passed on to flows: nothing that could carry a credential.
+const KEPT_HEADERS: &[&str] = &["content-type", "x-transaction-id", "x-response-time"];
+
+fn header_num<T: std::str::FromStr>(h: &HeaderMap, name: &str) -> Option<T> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn window(h: &HeaderMap, prefix: &str) -> Option<RateLimitWindow> {
+    let w = RateLimitWindow {
+        limit: header_num(h, &format!("{prefix}-limit")),
+        remaining: header_num(h, &format!("{prefix}-remaining")),
+        reset: header_num(h, &format!("{prefix}-reset")),
+    };
+    (w != RateLimitWindow::default()).then_some(w)
+}
+
+pub fn rate_limits(h: &HeaderMap) -> RateLimits {
+    RateLimits {
+        window: window(h, "x-rate-limit"),
+        user_day: window(h, "x-user-limit-24hour"),
+        app_day: window(h, "x-app-limit-24hour"),
+    }
+}
+
+pub fn meta(resp: &Response) -> ResponseMeta {
+    let h = resp.headers();
+    let headers = h
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.as_str();
+            KEPT_HEADERS.contains(&k) || k.starts_with("x-rate-limit-") || k.contains("-limit-24hour-")
+        })
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    ResponseMeta {
+        status: resp.status().as_u16(),
+        rate_limits: rate_limits(h),
+        headers,
+        body: String::from_utf8_lossy(resp.body()).into_owned(),
+    }
+}
+
+/// Text of a body shown in an error: bounded, so a huge HTML error page does
+/// not become a huge error message.
+fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 300;
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.chars().count() <= MAX {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+/// `https://api.x.com/2/problems/usage-capped` → `usage-capped`. Matching on
+/// the path suffix keeps working whichever host (api.twitter.com / api.x.com)
+/// X puts in the URI.
+pub fn problem_kind(problem_type: Option<&str>, detail: Option<&str>) -> String {
+    if detail.is_some_and(|d| d.to_ascii_lowercase().contains("duplicate content")) {
+        return "duplicate-content".into();
+    }
+    match problem_type {
+        None => "unknown".into(),
+        Some(t) if t.contains("/problems/") => t
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(t)
+            .to_string(),
+        Some(t) => t.to_string(),
+    }
+}
+
+fn str_field(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Reads a problem from any error body; never fails.
+pub fn problem(status: u16, body: &[u8]) -> Problem {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok().filter(Value::is_object);
+    let Some(v) = parsed else {
+        let text = excerpt(body);
+        return Problem {
+            status,
+            kind: "unknown".into(),
+            detail: (!text.is_empty()).then_some(text),
+            ..Problem::default()
+        };
+    };
+    let errors = v
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .map(|e| ProblemItem {
+                    message: str_field(e, "message")
+                        .or_else(|| str_field(e, "detail"))
+                        .or_else(|| str_field(e, "title"))
+                        .unwrap_or_default(),
+                    parameters: e.get("parameters").map(Value::to_string),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let problem_type = str_field(&v, "type");
+    // OAuth-style bodies (`error`, `error_description`) show up on auth failures.
+    let detail = str_field(&v, "detail").or_else(|| str_field(&v, "error_description"));
+    let title = str_field(&v, "title").or_else(|| str_field(&v, "error"));
+    Problem {
+        status,
+        kind: problem_kind(problem_type.as_deref(), detail.as_deref()),
+        problem_type,
+        title,
+        detail,
+        errors,
+    }
+}
+
+/// Maps a non-2xx response to the typed error.
+pub fn error_for(resp: &Response) -> ConnectorError {
+    let status = resp.status().as_u16();
+    let p = problem(status, resp.body());
+    match status {
+        401 => ConnectorError::Unauthorized(p),
+        403 => ConnectorError::Forbidden(p),
+        404 => ConnectorError::NotFound(p),
+        429 => ConnectorError::RateLimited {
+            limits: rate_limits(resp.headers()),
+            problem: p,
+        },
+        _ => ConnectorError::Api(p),
+    }
+}
+
+/// Parses a 2xx body as a JSON object.
+pub fn json_object(resp: &Response) -> Result<Value, ConnectorError> {
+    let v: Value = serde_json::from_slice(resp.body()).map_err(|e| {
+        ConnectorError::MalformedResponse(format!(
+            "HTTP {} body is not JSON ({e}): {}",
+            resp.status().as_u16(),
+            excerpt(resp.body())
+        ))
+    })?;
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err(ConnectorError::MalformedResponse(format!(
+            "expected a JSON object, got: {}",
+            excerpt(resp.body())
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+        let mut b = http::Response::builder().status(status);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(body.as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn reads_all_three_rate_limit_windows() {
+        let r = resp(
+            200,
+            &[
+                ("x-rate-limit-limit", "50"),
+                ("x-rate-limit-remaining", "49"),
+                ("x-rate-limit-reset", "1700000000"),
+                ("x-user-limit-24hour-limit", "17"),
+                ("x-user-limit-24hour-remaining", "3"),
+                ("x-user-limit-24hour-reset", "1700086400"),
+            ],
+            "{}",
+        );
+        let l = rate_limits(r.headers());
+        assert_eq!(
+            l.window,
+            Some(RateLimitWindow {
+                limit: Some(50),
+                remaining: Some(49),
+                reset: Some(1_700_000_000)
+            })
+        );
+        assert_eq!(l.user_day.unwrap().remaining, Some(3));
+        assert_eq!(l.app_day, None);
+    }
+
+    #[test]
+    fn problem_kind_uses_path_suffix_whatever_the_host() {
+        for host in ["https://api.x.com", "https://api.twitter.com"] {
+            let t = format!("{host}/2/problems/client-not-enrolled");
+            assert_eq!(problem_kind(Some(&t), None), "client-not-enrolled");
+        }
+        assert_eq!(problem_kind(Some("about:blank"), None), "about:blank");
+        assert_eq!(
+            problem_kind(
+                Some("about:blank"),
+                Some("You are not allowed to create a Tweet with duplicate content.")
+            ),
+            "duplicate-content"
+        );
+    }
+
+    #[test]
+    fn maps_statuses_to_kinds() {
+        let dup = r#"{"detail":"You are not allowed to create a Tweet with duplicate content.","type":"about:blank","title":"Forbidden","status":403}"#;
+        match error_for(&resp(403, &[], dup)) {
+            ConnectorError::Forbidden(p) => {
+                assert_eq!(p.kind, "duplicate-content");
+                assert_eq!(p.title.as_deref(), Some("Forbidden"));
+            }
+            e => panic!("{e:?}"),
+        }
+        let rl = resp(
+            429,
+            &[("x-rate-limit-reset", "42"), ("x-rate-limit-remaining", "0")],
+            r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#,
+        );
+        match error_for(&rl) {
+            ConnectorError::RateLimited { limits, problem } => {
+                assert_eq!(limits.window.unwrap().reset, Some(42));
+                assert_eq!(problem.status, 429);
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(error_for(&resp(404, &[], "")).kind(), "not-found");
+        assert_eq!(error_for(&resp(401, &[], "nope")).kind(), "unauthorized");
+        match error_for(&resp(503, &[], "<html>down</html>")) {
+            ConnectorError::Api(p) => {
+                assert_eq!(p.status, 503);
+                assert_eq!(p.detail.as_deref(), Some("<html>down</html>"));
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_request_errors_are_itemized() {
+        let body = r#"{"errors":[{"parameters":{"id":["x"]},"message":"The `id` query parameter value [x] is not valid"}],"title":"Invalid Request","detail":"One or more parameters to your request was invalid.","type":"https://api.twitter.com/2/problems/invalid-request"}"#;
+        let p = problem(400, body.as_bytes());
+        assert_eq!(p.kind, "invalid-request");
+        assert_eq!(p.errors.len(), 1);
+        assert!(p.errors[0].parameters.as_deref().unwrap().contains("\"id\""));
+    }
+
+    #[test]
+    fn non_object_2xx_is_malformed_not_a_panic() {
+        for body in ["", "[1,2]", "{\"data\":", "null", "\u{0}\u{1}"] {
+            assert_eq!(
+                json_object(&resp(200, &[], body)).unwrap_err().kind(),
+                "malformed-response",
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn meta_keeps_no_credentials() {
+        let r = resp(
+            200,
+            &[
+                ("set-cookie", "guest_id=secret"),
+                ("content-type", "application/json"),
+                ("x-rate-limit-limit", "5"),
+            ],
+            "{}",
+        );
+        let m = meta(&r);
+        assert!(m.headers.iter().all(|(k, _)| k != "set-cookie"));
+        assert_eq!(m.headers.len(), 2);
+    }
+}

@@ -1,1 +1,13 @@
+//! The integration runtime: loads the X connector component into wasmtime,
+//! guards and pools its outbound HTTP, keeps its rotated tokens, and (in
+//! later modules) runs WSO2-style mediation flows.
 
+pub mod bindings;
+pub mod errors;
+pub mod host;
+pub mod outbound;
+pub mod runtime;
+pub mod secret;
+pub mod vault;
+
+pub use runtime::{CallError, ConnectorInstance, LoadKind, LoadedConnector, Runtime, RuntimeOptions};

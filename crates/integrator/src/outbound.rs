@@ -1,0 +1,293 @@
+//! The guest's only way out: `wasi:http/outgoing-handler` requests arrive in
+//! [`WasiHttpHooks::send_request`], where they are checked against the
+//! connection's allowlist, bounded in time and size, and sent over one
+//! pooled keep-alive client (rustls, system roots, `SSL_CERT_FILE`).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::time::Sleep;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Upper bound of every timeout, whatever the guest asks for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
+/// Response bodies above this are cut with `HttpResponseBodySize`.
+pub const DEFAULT_MAX_BODY: u64 = 4 << 20;
+
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+
+/// The shared, pooled HTTP(S) client: one per runtime, so every instance
+/// reuses the same keep-alive connections.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, WasiBody>,
+}
+
+impl HttpClient {
+    /// Trusts the system roots (`SSL_CERT_FILE` / `SSL_CERT_DIR` honoured)
+    /// plus `extra_roots_pem` (e.g. the sandbox's own certificate).
+    pub fn new(extra_roots_pem: Option<&str>) -> anyhow::Result<Self> {
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            let _ = roots.add(cert);
+        }
+        if let Some(pem) = extra_roots_pem {
+            for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem.as_bytes()) {
+                roots.add(cert?)?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(MAX_TIMEOUT));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(8)
+            .build(connector);
+        Ok(HttpClient { client })
+    }
+}
+
+/// Origins (`scheme://host:port`) an instance may reach. Shared with the
+/// runtime, which fills it from the connection's `apiUrl` at `init`.
+#[derive(Clone, Default)]
+pub struct Allowlist(Arc<RwLock<HashSet<String>>>);
+
+impl Allowlist {
+    pub fn allow_url(&self, url: &str) -> bool {
+        match origin_of_str(url) {
+            Some(o) => {
+                self.0.write().unwrap_or_else(|p| p.into_inner()).insert(o);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn allows(&self, uri: &http::Uri) -> bool {
+        origin(uri).is_some_and(|o| self.0.read().unwrap_or_else(|p| p.into_inner()).contains(&o))
+    }
+
+    pub fn clear(&self) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+fn origin(uri: &http::Uri) -> Option<String> {
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let host = uri.host()?.to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Some(format!("{scheme}://{host}:{port}"))
+}
+
+fn origin_of_str(url: &str) -> Option<String> {
+    origin(&url.parse::<http::Uri>().ok()?)
+}
+
+/// Per-instance hooks: the shared client, this instance's allowlist and caps.
+pub struct Outbound {
+    pub client: HttpClient,
+    pub allow: Allowlist,
+    /// Cap on each timeout (the connection's `timeout`, set at init).
+    pub timeout_cap: Arc<RwLock<Duration>>,
+    pub max_body: u64,
+}
+
+fn effective(asked: Option<Duration>, cap: Duration) -> Duration {
+    asked.map_or(cap, |a| a.min(cap))
+}
+
+fn connect_error(e: &hyper_util::client::legacy::Error) -> HttpError {
+    let text = format!("{:?}", e).to_ascii_lowercase();
+    if text.contains("dns") || text.contains("failed to lookup") {
+        HttpError::DnsError {
+            rcode: Some("lookup failed".into()),
+            info_code: None,
+        }
+    } else if text.contains("certificate") || text.contains("invalidcert") {
+        HttpError::TlsCertificateError
+    } else if text.contains("tls") || text.contains("handshake") {
+        HttpError::TlsProtocolError
+    } else if text.contains("timed out") || text.contains("timeout") {
+        HttpError::ConnectionTimeout
+    } else {
+        HttpError::ConnectionRefused
+    }
+}
+
+impl WasiHttpHooks for Outbound {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> SendFuture {
+        if !self.allow.allows(request.uri()) {
+            // Log the origin only: the path and query could carry ids, never tokens,
+            // but the origin is all an operator needs.
+            tracing::warn!(
+                target: "integrator::guard",
+                origin = origin(request.uri()).unwrap_or_else(|| "?".into()),
+                "denied: the connector tried to reach a host outside its connection's apiUrl"
+            );
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        let cap = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
+        let connect = effective(options.and_then(|o| o.connect_timeout), cap);
+        let first_byte = effective(options.and_then(|o| o.first_byte_timeout), cap);
+        let between = effective(options.and_then(|o| o.between_bytes_timeout), cap);
+        let client = self.client.client.clone();
+        let max_body = self.max_body;
+        tracing::debug!(target: "integrator::http", method = %request.method(), uri = %redact_query(request.uri()), "send");
+        Box::new(async move {
+            // Connecting and waiting for the head share one budget: a pooled
+            // connection has no connect phase to time on its own.
+            let budget = connect + first_byte;
+            let resp = match tokio::time::timeout(budget, client.request(request)).await {
+                Err(_) => return Err(HttpError::ConnectionReadTimeout),
+                Ok(Err(e)) if e.is_connect() => return Err(connect_error(&e)),
+                Ok(Err(e)) => {
+                    let text = format!("{e:?}").to_ascii_lowercase();
+                    return Err(if text.contains("incomplete") || text.contains("closed") {
+                        HttpError::ConnectionTerminated
+                    } else {
+                        HttpError::HttpProtocolError
+                    });
+                }
+                Ok(Ok(r)) => r,
+            };
+            if let Some(len) = resp
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                if len > max_body {
+                    return Err(HttpError::HttpResponseBodySize(Some(len)));
+                }
+            }
+            let resp = resp.map(|body| GuardedBody::new(body, between, max_body).boxed_unsync());
+            Ok((resp, Box::new(async { Ok(()) }) as IoFuture))
+        })
+    }
+}
+
+/// The URI as logged: the query is dropped (it never holds a token, but
+/// keeping logs to the path keeps them short and safe by construction).
+pub fn redact_query(uri: &http::Uri) -> String {
+    format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or("?"),
+        uri.authority().map(|a| a.as_str()).unwrap_or("?"),
+        uri.path()
+    )
+}
+
+/// A response body with a between-bytes timeout and a size cap.
+struct GuardedBody {
+    inner: Incoming,
+    between: Duration,
+    timer: Pin<Box<Sleep>>,
+    seen: u64,
+    max: u64,
+}
+
+impl GuardedBody {
+    fn new(inner: Incoming, between: Duration, max: u64) -> Self {
+        GuardedBody {
+            inner,
+            between,
+            timer: Box::pin(tokio::time::sleep(between)),
+            seen: 0,
+            max,
+        }
+    }
+}
+
+impl Body for GuardedBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(d) = frame.data_ref() {
+                    this.seen += d.len() as u64;
+                    if this.seen > this.max {
+                        return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(this.seen)))));
+                    }
+                }
+                let next = tokio::time::Instant::now() + this.between;
+                this.timer.as_mut().reset(next);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let incomplete = e.is_incomplete_message() || e.is_closed();
+                Poll::Ready(Some(Err(if incomplete {
+                    HttpError::HttpResponseIncomplete
+                } else {
+                    HttpError::from(e)
+                })))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match this.timer.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let a = Allowlist::default();
+        assert!(a.allow_url("http://127.0.0.1:8080"));
+        assert!(a.allows(&"http://127.0.0.1:8080/2/users/me?x=1".parse().unwrap()));
+        assert!(!a.allows(&"http://127.0.0.1:8081/2/users/me".parse().unwrap()));
+        assert!(!a.allows(&"https://127.0.0.1:8080/".parse().unwrap()));
+        assert!(!a.allows(&"http://evil.example/".parse().unwrap()));
+        a.allow_url("https://api.x.com");
+        assert!(a.allows(&"https://API.X.COM:443/2/tweets".parse().unwrap()));
+    }
+}

@@ -1,0 +1,375 @@
+//! Loading the connector component and running its instances.
+//!
+//! One `Engine` and `Linker` per process; the component is compiled once
+//! (and cached on disk, keyed by the component's hash) into an `InstancePre`;
+//! each connection gets one long-lived instance, since the guest holds its
+//! tokens. Calls are async (wasmtime-wasi-http needs tokio) and bounded by an
+//! epoch deadline as a backstop behind the HTTP timeouts.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+use crate::bindings::exports::wso2::twitter::connector as wit;
+use crate::bindings::wso2::twitter::types::{ConnectorError, ResponseMeta};
+use crate::bindings::{TwitterConnector, TwitterConnectorPre};
+use crate::host::HostState;
+use crate::outbound::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY, MAX_TIMEOUT};
+use crate::vault::{MemoryVault, TokenVault};
+
+/// Guest linear memory cap.
+pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+#[derive(Clone)]
+pub struct RuntimeOptions {
+    /// Extra trusted root certificates (PEM), besides the system's.
+    pub extra_roots_pem: Option<String>,
+    pub vault: Arc<dyn TokenVault>,
+    pub memory_limit: usize,
+    /// Where compiled components are cached; `None`: no disk cache.
+    pub cache_dir: Option<PathBuf>,
+    pub max_body: u64,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            extra_roots_pem: None,
+            vault: Arc::new(MemoryVault::new()),
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            cache_dir: default_cache_dir(),
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/wso2-twitter-integrator` or `~/.cache/...`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("wso2-twitter-integrator"))
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    http: HttpClient,
+    options: RuntimeOptions,
+    _ticker: EpochTicker,
+}
+
+/// Advances the engine's epoch from a plain thread (no runtime needed).
+struct EpochTicker {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        EpochTicker { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How a component was made ready, for progress output and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadKind {
+    Compiled,
+    Cached,
+}
+
+/// A compiled, linked component ready to instantiate.
+#[derive(Clone)]
+pub struct LoadedConnector {
+    pre: TwitterConnectorPre<HostState>,
+    pub hash: String,
+    pub load_kind: LoadKind,
+    pub load_time: Duration,
+}
+
+impl Runtime {
+    pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e}"))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| anyhow!("{e}"))?;
+        crate::bindings::wso2::twitter::token_store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| anyhow!("{e}"))?;
+        let http = HttpClient::new(options.extra_roots_pem.as_deref())?;
+        Ok(Runtime {
+            _ticker: EpochTicker::start(engine.clone()),
+            engine,
+            linker,
+            http,
+            options,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles (or loads from the disk cache) and links a component file.
+    pub fn load_file(&self, path: &Path) -> anyhow::Result<LoadedConnector> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        self.load_bytes(&bytes)
+            .with_context(|| format!("loading the connector component {}", path.display()))
+    }
+
+    pub fn load_bytes(&self, wasm: &[u8]) -> anyhow::Result<LoadedConnector> {
+        let started = Instant::now();
+        let hash: String = Sha256::digest(wasm).iter().map(|b| format!("{b:02x}")).collect();
+        let (component, load_kind) = self.compile_cached(wasm, &hash)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow!("the component's imports cannot be satisfied: {e}"))?;
+        let pre = TwitterConnectorPre::new(pre)
+            .map_err(|e| anyhow!("the component does not export the connector interface: {e}"))?;
+        Ok(LoadedConnector {
+            pre,
+            hash,
+            load_kind,
+            load_time: started.elapsed(),
+        })
+    }
+
+    fn compile_cached(&self, wasm: &[u8], hash: &str) -> anyhow::Result<(Component, LoadKind)> {
+        let cached = self.options.cache_dir.as_ref().map(|d| {
+            // The engine's compatibility hash keeps artifacts of other
+            // wasmtime versions or settings apart.
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut h);
+            d.join(format!("{}-{:016x}.cwasm", &hash[..32], std::hash::Hasher::finish(&h)))
+        });
+        if let Some(path) = &cached {
+            if path.exists() {
+                // SAFETY: the file was written by `serialize` below from a
+                // component whose hash is in its name, in a directory of ours;
+                // wasmtime checks the engine compatibility itself.
+                if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, path) } {
+                    return Ok((c, LoadKind::Cached));
+                }
+            }
+        }
+        let component = Component::new(&self.engine, wasm).map_err(|e| anyhow!("{e}"))?;
+        if let Some(path) = &cached {
+            if let Ok(bytes) = component.serialize() {
+                let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")));
+                let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+                if std::fs::write(&tmp, bytes).is_ok() {
+                    let _ = std::fs::rename(&tmp, path);
+                }
+            }
+        }
+        Ok((component, LoadKind::Compiled))
+    }
+
+    /// A fresh instance (no connection yet: call `init`).
+    pub async fn instantiate(&self, loaded: &LoadedConnector) -> anyhow::Result<ConnectorInstance> {
+        let allow = Allowlist::default();
+        let timeout_cap = Arc::new(RwLock::new(MAX_TIMEOUT));
+        let state = HostState {
+            wasi: WasiCtx::builder().inherit_stderr().build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            outbound: Outbound {
+                client: self.http.clone(),
+                allow: allow.clone(),
+                timeout_cap: timeout_cap.clone(),
+                max_body: self.options.max_body,
+            },
+            vault: self.options.vault.clone(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.options.memory_limit)
+                .build(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        arm_deadline(&mut store, Duration::from_secs(30));
+        let bindings = loaded
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| anyhow!("instantiating the connector: {e}"))?;
+        Ok(ConnectorInstance {
+            store,
+            bindings,
+            allow,
+            timeout_cap,
+            poisoned: false,
+        })
+    }
+}
+
+fn arm_deadline(store: &mut Store<HostState>, budget: Duration) {
+    let deadline = Instant::now() + budget;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+}
+
+/// A failure of the host or guest machinery (trap, deadline), as opposed to
+/// a connector error the guest returned.
+#[derive(Debug)]
+pub enum CallError {
+    Connector(ConnectorError),
+    Trap(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Connector(e) => write!(f, "{}", crate::errors::describe(e)),
+            CallError::Trap(m) => write!(f, "the connector instance failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// One connection's instance. Not `Clone`: calls on one instance are serial.
+pub struct ConnectorInstance {
+    store: Store<HostState>,
+    bindings: TwitterConnector,
+    allow: Allowlist,
+    timeout_cap: Arc<RwLock<Duration>>,
+    /// After a trap the instance is not used again.
+    poisoned: bool,
+}
+
+impl ConnectorInstance {
+    /// The backstop deadline of one call: generous against the connection
+    /// timeout (a call may refresh, then replay, each bounded by it).
+    fn call_budget(&self) -> Duration {
+        let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
+        (t * 4 + Duration::from_secs(5)).min(MAX_TIMEOUT * 2)
+    }
+
+    fn before_call(&mut self) -> Result<(), CallError> {
+        if self.poisoned {
+            return Err(CallError::Trap("the instance trapped earlier and was retired".into()));
+        }
+        let budget = self.call_budget();
+        arm_deadline(&mut self.store, budget);
+        Ok(())
+    }
+
+    fn after<T>(&mut self, r: wasmtime::Result<Result<T, ConnectorError>>) -> Result<T, CallError> {
+        match r {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(CallError::Connector(e)),
+            Err(trap) => {
+                self.poisoned = true;
+                Err(CallError::Trap(format!("{trap}")))
+            }
+        }
+    }
+
+    /// Prepares the host side of a connection (allowlist, timeout cap) from
+    /// its `apiUrl` and `timeout`, before the guest sees them.
+    fn prepare_connection(&mut self, api_url: Option<&str>, timeout_ms: Option<u32>) {
+        self.allow.clear();
+        // An unparsable URL allows nothing; the guest then names the parameter.
+        self.allow
+            .allow_url(api_url.filter(|u| !u.trim().is_empty()).unwrap_or("https://api.x.com"));
+        let t = Duration::from_millis(u64::from(timeout_ms.unwrap_or(10_000).max(1)));
+        *self.timeout_cap.write().unwrap_or_else(|p| p.into_inner()) = t.min(MAX_TIMEOUT);
+    }
+
+    pub async fn init(&mut self, config: &wit::ConnectionConfig) -> Result<wit::ConnectionInfo, CallError> {
+        self.prepare_connection(config.api_url.as_deref(), config.timeout);
+        self.before_call()?;
+        let r = self
+            .bindings
+            .wso2_twitter_connector()
+            .call_init(&mut self.store, config)
+            .await;
+        self.after(r)
+    }
+
+    pub async fn create_tweet(
+        &mut self,
+        request: &wit::CreateTweetRequest,
+    ) -> Result<wit::CreateTweetResult, CallError> {
+        self.before_call()?;
+        let r = self
+            .bindings
+            .wso2_twitter_connector()
+            .call_create_tweet(&mut self.store, request)
+            .await;
+        self.after(r)
+    }
+
+    pub async fn delete_tweet(&mut self, id: &str) -> Result<wit::DeleteTweetResult, CallError> {
+        self.before_call()?;
+        let r = self
+            .bindings
+            .wso2_twitter_connector()
+            .call_delete_tweet(&mut self.store, id)
+            .await;
+        self.after(r)
+    }
+
+    pub async fn get_me(&mut self, request: &wit::GetMeRequest) -> Result<wit::GetMeResult, CallError> {
+        self.before_call()?;
+        let r = self
+            .bindings
+            .wso2_twitter_connector()
+            .call_get_me(&mut self.store, request)
+            .await;
+        self.after(r)
+    }
+
+    /// The generic entry point: a WSO2 operation name and its parameters.
+    pub async fn invoke(
+        &mut self,
+        operation: &str,
+        parameters: &[(String, String)],
+    ) -> Result<ResponseMeta, CallError> {
+        if operation == "init" {
+            let get = |n: &str| parameters.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+            let timeout = get("timeout").and_then(|t| t.trim().parse().ok());
+            let url = get("apiUrl").map(str::to_string);
+            self.prepare_connection(url.as_deref(), timeout);
+        }
+        self.before_call()?;
+        let r = self
+            .bindings
+            .wso2_twitter_connector()
+            .call_invoke(&mut self.store, operation, parameters)
+            .await;
+        self.after(r)
+    }
+}

@@ -1,0 +1,253 @@
+//! The simulator's HTTP(S) server on loopback.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::body::SimBody;
+use crate::state::{Action, Client, Fault, State, Stats, TokenPair};
+
+/// A self-signed certificate for `localhost` / `127.0.0.1`, so tests and
+/// benchmarks exercise real TLS on loopback.
+#[derive(Clone)]
+pub struct Tls {
+    /// PEM of the certificate; clients trust it as their root.
+    /// (Errors while making it are strings: the simulator is test tooling.)
+    pub cert_pem: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl Tls {
+    pub fn self_signed() -> Result<Self, String> {
+        let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+        let params = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+            .map_err(|e| e.to_string())?;
+        let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+        let der = rustls::pki_types::CertificateDer::from(cert.der().to_vec());
+        let key_der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der())
+            .map_err(|e| e.to_string())?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(vec![der], key_der)
+            .map_err(|e| e.to_string())?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Tls {
+            cert_pem: cert.pem(),
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct Simulator {
+    addr: SocketAddr,
+    tls: Option<Tls>,
+    state: Arc<Mutex<State>>,
+    connections: Arc<AtomicU64>,
+    stop: watch::Sender<bool>,
+}
+
+impl Simulator {
+    /// Serves plain HTTP on `127.0.0.1` (a free port).
+    pub async fn start() -> std::io::Result<Simulator> {
+        Self::start_on("127.0.0.1:0", None).await
+    }
+
+    /// Serves HTTPS with a fresh self-signed certificate.
+    pub async fn start_tls() -> std::io::Result<Simulator> {
+        let tls = Tls::self_signed().map_err(std::io::Error::other)?;
+        Self::start_on("127.0.0.1:0", Some(tls)).await
+    }
+
+    pub async fn start_on(bind: &str, tls: Option<Tls>) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(bind).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::new()));
+        let connections = Arc::new(AtomicU64::new(0));
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(accept_loop(
+            listener,
+            tls.clone(),
+            state.clone(),
+            connections.clone(),
+            stopped,
+        ));
+        Ok(Simulator {
+            addr,
+            tls,
+            state,
+            connections,
+            stop,
+        })
+    }
+
+    /// Base URL to give the connector as `apiUrl`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The certificate (PEM) clients must trust, when serving TLS.
+    pub fn cert_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.cert_pem.as_str())
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers an app. `secret`: confidential client.
+    pub fn add_client(&self, id: &str, secret: Option<&str>) {
+        self.state().add_client(Client {
+            id: id.into(),
+            secret: secret.map(str::to_string),
+        });
+    }
+
+    /// A fresh token family for the client, as after the user authorized it.
+    pub fn issue_tokens(&self, client_id: &str) -> TokenPair {
+        self.state().issue(client_id)
+    }
+
+    /// An authorization code bound to the PKCE `code_challenge` (S256).
+    pub fn authorize(&self, client_id: &str, redirect_uri: &str, code_challenge: &str, scope: &str) -> String {
+        self.state().authorize(client_id, redirect_uri, code_challenge, scope)
+    }
+
+    /// Lifetime (`expires_in`) of access tokens issued from now on.
+    pub fn set_access_token_ttl(&self, ttl: Duration) {
+        self.state().access_ttl = ttl;
+    }
+
+    pub fn expire_access_tokens(&self) {
+        self.state().expire_access_tokens()
+    }
+
+    /// A budget of `limit` requests per `window` for an endpoint (a window of
+    /// 24 hours reports `x-user-limit-24hour-*` headers, else `x-rate-limit-*`).
+    pub fn set_rate_limit(&self, endpoint: &str, limit: u32, window: Duration) {
+        self.state().set_rate_limit(endpoint, limit, window)
+    }
+
+    /// Queues a fault for the next request to `endpoint`.
+    pub fn push_fault(&self, endpoint: &str, fault: Fault) {
+        self.state().push_fault(endpoint, fault)
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut s = self.state().stats.clone();
+        s.connections = self.connections.load(Ordering::SeqCst);
+        s
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<Tls>,
+    state: Arc<Mutex<State>>,
+    connections: Arc<AtomicU64>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(_) => continue,
+            },
+            _ = stopped.changed() => return,
+        };
+        connections.fetch_add(1, Ordering::SeqCst);
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let tls = tls.clone();
+        let mut stop = stopped.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(state.clone(), req));
+            let builder = hyper::server::conn::http1::Builder::new();
+            match tls {
+                Some(tls) => {
+                    let Ok(stream) = tls.acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::select! { _ = conn => {}, _ = stop.changed() => {} }
+                }
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::select! { _ = conn => {}, _ = stop.changed() => {} }
+                }
+            }
+        });
+    }
+}
+
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+async fn handle(
+    state: Arc<Mutex<State>>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<SimBody>, Dropped> {
+    let (parts, body) = req.into_parts();
+    let body: Bytes = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return Err(Dropped),
+    };
+    let reply = {
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        s.handle(
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            &body,
+        )
+    };
+    if let Some(d) = reply.delay {
+        tokio::time::sleep(d).await;
+    }
+    let mut builder = hyper::Response::builder().status(reply.status);
+    for (k, v) in &reply.headers {
+        builder = builder.header(k, v);
+    }
+    let body = match reply.action {
+        Action::Drop => return Err(Dropped),
+        Action::Respond => SimBody::full(reply.body),
+        Action::Truncate => {
+            builder = builder.header("content-length", (reply.body.len() + 100).to_string());
+            SimBody::truncated(reply.body)
+        }
+    };
+    builder.body(body).map_err(|_| Dropped)
+}
+

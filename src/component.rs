@@ -85,12 +85,13 @@ fn from_error_code(code: &ErrorCode) -> TransportError {
 fn stream_error(e: StreamError, what: &str) -> TransportError {
     match e {
         StreamError::Closed => transport(TransportKind::Reset, format!("{what}: stream closed")),
-        StreamError::LastOperationFailed(err) => {
-            match wasip2::http::types::http_error_code(&err) {
-                Some(code) => from_error_code(&code),
-                None => transport(TransportKind::Reset, format!("{what}: {}", err.to_debug_string())),
-            }
-        }
+        StreamError::LastOperationFailed(err) => match wasip2::http::types::http_error_code(&err) {
+            Some(code) => from_error_code(&code),
+            None => transport(
+                TransportKind::Reset,
+                format!("{what}: {}", err.to_debug_string()),
+            ),
+        },
     }
 }
 
@@ -126,7 +127,8 @@ impl HttpClient for WasiHttp {
             Some("http") => Scheme::Http,
             _ => Scheme::Https,
         };
-        req.set_scheme(Some(&scheme)).map_err(|_| other("scheme refused"))?;
+        req.set_scheme(Some(&scheme))
+            .map_err(|_| other("scheme refused"))?;
         req.set_authority(parts.uri.authority().map(|a| a.as_str()))
             .map_err(|_| other("authority refused"))?;
         req.set_path_with_query(parts.uri.path_and_query().map(|p| p.as_str()))
@@ -141,7 +143,8 @@ impl HttpClient for WasiHttp {
         let outgoing_body = req.body().map_err(|_| other("request body taken twice"))?;
         // handle() before writing the body: the host starts the request and
         // streams the body as it is written.
-        let future = outgoing_handler::handle(req, Some(options)).map_err(|e| from_error_code(&e))?;
+        let future =
+            outgoing_handler::handle(req, Some(options)).map_err(|e| from_error_code(&e))?;
         {
             let stream = outgoing_body
                 .write()
@@ -166,7 +169,9 @@ impl HttpClient for WasiHttp {
         for (name, value) in incoming.headers().entries() {
             builder = builder.header(name, value);
         }
-        let body_resource = incoming.consume().map_err(|_| other("response body taken twice"))?;
+        let body_resource = incoming
+            .consume()
+            .map_err(|_| other("response body taken twice"))?;
         let mut buf = Vec::new();
         {
             let stream = body_resource
@@ -298,7 +303,10 @@ fn to_wit_error(e: ConnectorError) -> wt::ConnectorError {
         ConnectorError::Unauthorized(p) => W::Unauthorized(problem(p)),
         ConnectorError::Forbidden(p) => W::Forbidden(problem(p)),
         ConnectorError::NotFound(p) => W::NotFound(problem(p)),
-        ConnectorError::RateLimited { limits: l, problem: p } => W::RateLimited(wt::RateLimited {
+        ConnectorError::RateLimited {
+            limits: l,
+            problem: p,
+        } => W::RateLimited(wt::RateLimited {
             limits: limits(l),
             problem: problem(p),
         }),
@@ -334,7 +342,10 @@ fn to_wit_error(e: ConnectorError) -> wt::ConnectorError {
 fn create_tweet_from_wit(r: wit::CreateTweetRequest) -> Result<tweet::CreateTweet, ConnectorError> {
     let call_to_actions = match r.media.as_ref().and_then(|m| m.call_to_actions.as_deref()) {
         Some(json) => Some(serde_json::from_str(json).map_err(|e| {
-            ConnectorError::invalid("media.call_to_actions", format!("must be a JSON object: {e}"))
+            ConnectorError::invalid(
+                "media.call_to_actions",
+                format!("must be a JSON object: {e}"),
+            )
         })?),
         None => None,
     };
@@ -378,7 +389,9 @@ fn create_tweet_from_wit(r: wit::CreateTweetRequest) -> Result<tweet::CreateTwee
 
 // ------------------------------------------------------------ operations
 
-fn with_connection<T>(f: impl FnOnce(&mut Live) -> Result<T, ConnectorError>) -> Result<T, ConnectorError> {
+fn with_connection<T>(
+    f: impl FnOnce(&mut Live) -> Result<T, ConnectorError>,
+) -> Result<T, ConnectorError> {
     CONNECTION.with(|c| match c.borrow_mut().as_mut() {
         Some(live) => f(live),
         None => Err(ConnectorError::NotInitialized),

@@ -73,7 +73,11 @@ pub fn validate(
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| DEFAULT_CONNECTION_NAME.to_string());
-    if name.len() > 128 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+    if name.len() > 128
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
         return Err(ConnectorError::invalid(
             "connectionName",
             "must be 1 to 128 characters of letters, digits, `_`, `-` or `.`",
@@ -105,7 +109,10 @@ pub fn validate(
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ConnectorError::invalid("apiUrl", "must not carry credentials"));
+        return Err(ConnectorError::invalid(
+            "apiUrl",
+            "must not carry credentials",
+        ));
     }
     let api_url = url.as_str().trim_end_matches('/').to_string();
     let timeout = p.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
@@ -142,9 +149,10 @@ pub fn validate(
 
 /// Parses the WSO2 `timeout` string.
 pub fn parse_timeout(value: &str) -> Result<u32, ConnectorError> {
-    value.trim().parse::<u32>().map_err(|_| {
-        ConnectorError::invalid("timeout", "must be a whole number of milliseconds")
-    })
+    value
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| ConnectorError::invalid("timeout", "must be a whole number of milliseconds"))
 }
 
 #[cfg(test)]

@@ -52,30 +52,85 @@ pub struct GetMeResult {
 /// `user.fields` values: the spec's `UserFieldsParameter` enum, plus the
 /// documented `affiliation`, `most_recent_tweet_id` and `pinned_tweet_id`.
 pub const USER_FIELDS: &[&str] = &[
-    "affiliation", "confirmed_email", "connection_status", "created_at", "description", "entities",
-    "id", "is_identity_verified", "location", "most_recent_tweet_id", "name", "parody",
-    "pinned_tweet_id", "profile_banner_url", "profile_image_url", "protected", "public_metrics",
-    "receives_your_dm", "subscribes_to_you", "subscription", "subscription_type", "url", "username",
-    "verified", "verified_followers_count", "verified_type", "withheld",
+    "affiliation",
+    "confirmed_email",
+    "connection_status",
+    "created_at",
+    "description",
+    "entities",
+    "id",
+    "is_identity_verified",
+    "location",
+    "most_recent_tweet_id",
+    "name",
+    "parody",
+    "pinned_tweet_id",
+    "profile_banner_url",
+    "profile_image_url",
+    "protected",
+    "public_metrics",
+    "receives_your_dm",
+    "subscribes_to_you",
+    "subscription",
+    "subscription_type",
+    "url",
+    "username",
+    "verified",
+    "verified_followers_count",
+    "verified_type",
+    "withheld",
 ];
 
 /// `tweet.fields` values: the spec's `PostFieldsParameter` enum, plus the
 /// long-standing tweet names X still serves and documents (`author_id`,
 /// `referenced_tweets`, ...) that v2.167 of the spec dropped from the enum.
 pub const TWEET_FIELDS: &[&str] = &[
-    "article", "article_title", "attachments", "card_uri", "community_id", "context_annotations",
-    "conversation_id", "created_at", "display_text_range", "edit_controls", "entities", "geo", "id",
-    "lang", "matched_media_notes", "media_metadata", "non_public_metrics", "note_post",
-    "note_request_suggestions", "organic_metrics", "paid_partnership", "possibly_sensitive",
-    "promoted_metrics", "public_metrics", "reply_settings", "scopes", "source",
-    "suggested_source_links", "suggested_source_links_with_counts", "text", "withheld",
+    "article",
+    "article_title",
+    "attachments",
+    "card_uri",
+    "community_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "display_text_range",
+    "edit_controls",
+    "entities",
+    "geo",
+    "id",
+    "lang",
+    "matched_media_notes",
+    "media_metadata",
+    "non_public_metrics",
+    "note_post",
+    "note_request_suggestions",
+    "organic_metrics",
+    "paid_partnership",
+    "possibly_sensitive",
+    "promoted_metrics",
+    "public_metrics",
+    "reply_settings",
+    "scopes",
+    "source",
+    "suggested_source_links",
+    "suggested_source_links_with_counts",
+    "text",
+    "withheld",
     // documented tweet-era names
-    "author_id", "edit_history_tweet_ids", "in_reply_to_user_id", "referenced_tweets", "note_tweet",
+    "author_id",
+    "edit_history_tweet_ids",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "note_tweet",
 ];
 
 /// `expansions` for users: the spec's enum plus the documented tweet-era names.
 pub const USER_EXPANSIONS: &[&str] = &[
-    "affiliation", "most_recent_post_id", "pinned_post_id", "pinned_tweet_id", "most_recent_tweet_id",
+    "affiliation",
+    "most_recent_post_id",
+    "pinned_post_id",
+    "pinned_tweet_id",
+    "most_recent_tweet_id",
 ];
 
 pub struct Connector<H, S, C> {
@@ -119,14 +174,22 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             .uri(format!("{}{}", self.conn.api_url, path_and_query))
             .header("authorization", format!("Bearer {}", token.expose()))
             .header("accept", "application/json")
-            .header("user-agent", concat!("wso2-twitter-connector-wasm/", env!("CARGO_PKG_VERSION")));
+            .header(
+                "user-agent",
+                concat!("wso2-twitter-connector-wasm/", env!("CARGO_PKG_VERSION")),
+            );
         if body.is_some() {
             req = req.header("content-type", "application/json");
         }
         let req = req
             .body(body.map(<[u8]>::to_vec).unwrap_or_default())
             // Only a token with bytes not allowed in a header gets here.
-            .map_err(|_| ConnectorError::invalid("accessToken", "contains characters not allowed in an HTTP header"))?;
+            .map_err(|_| {
+                ConnectorError::invalid(
+                    "accessToken",
+                    "contains characters not allowed in an HTTP header",
+                )
+            })?;
         Ok(self.http.send(req, self.conn.timeout)?)
     }
 
@@ -160,7 +223,12 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             .pointer("/data/edit_history_tweet_ids")
             .or_else(|| v.pointer("/data/edit_history_post_ids"))
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(CreateTweetResult {
             id: required_str(&v, "/data/id")?,
@@ -177,7 +245,11 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         let deleted = v
             .pointer("/data/deleted")
             .and_then(Value::as_bool)
-            .ok_or_else(|| ConnectorError::MalformedResponse("response has no boolean at `/data/deleted`".into()))?;
+            .ok_or_else(|| {
+                ConnectorError::MalformedResponse(
+                    "response has no boolean at `/data/deleted`".into(),
+                )
+            })?;
         Ok(DeleteTweetResult {
             deleted,
             meta: response::meta(&resp),
@@ -206,10 +278,9 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         };
         let resp = self.call(Method::GET, &path, None)?;
         let v = response::json_object(&resp)?;
-        let data = v
-            .get("data")
-            .filter(|d| d.is_object())
-            .ok_or_else(|| ConnectorError::MalformedResponse("response has no `data` object".into()))?;
+        let data = v.get("data").filter(|d| d.is_object()).ok_or_else(|| {
+            ConnectorError::MalformedResponse("response has no `data` object".into())
+        })?;
         Ok(GetMeResult {
             user: User {
                 id: required_str(data, "/id")?,

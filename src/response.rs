@@ -45,7 +45,9 @@ pub fn meta(resp: &Response) -> ResponseMeta {
         .iter()
         .filter(|(k, _)| {
             let k = k.as_str();
-            KEPT_HEADERS.contains(&k) || k.starts_with("x-rate-limit-") || k.contains("-limit-24hour-")
+            KEPT_HEADERS.contains(&k)
+                || k.starts_with("x-rate-limit-")
+                || k.contains("-limit-24hour-")
         })
         .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
         .collect();
@@ -238,7 +240,10 @@ mod tests {
         }
         let rl = resp(
             429,
-            &[("x-rate-limit-reset", "42"), ("x-rate-limit-remaining", "0")],
+            &[
+                ("x-rate-limit-reset", "42"),
+                ("x-rate-limit-remaining", "0"),
+            ],
             r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#,
         );
         match error_for(&rl) {
@@ -265,7 +270,11 @@ mod tests {
         let p = problem(400, body.as_bytes());
         assert_eq!(p.kind, "invalid-request");
         assert_eq!(p.errors.len(), 1);
-        assert!(p.errors[0].parameters.as_deref().unwrap().contains("\"id\""));
+        assert!(p.errors[0]
+            .parameters
+            .as_deref()
+            .unwrap()
+            .contains("\"id\""));
     }
 
     #[test]

@@ -31,7 +31,8 @@ const BARE_TLDS: &[&str] = &[
     "us", "uk", "de", "fr", "jp", "cn", "ru", "br", "in", "ca", "au", "es", "it", "nl", "se", "no",
     "fi", "dk", "pl", "ch", "at", "be", "ie", "nz", "za", "mx", "ar", "kr", "tw", "hk", "sg", "eu",
     "pt", "gr", "tr", "il", "id", "my", "ph", "th", "vn", "pk", "ng", "ke", "eg", "sa", "ae", "cz",
-    "hu", "ro", "ua", "cl", "pe", "fm", "am", "cc", "ws", "sh", "so", "page", "link", "live", "cloud",
+    "hu", "ro", "ua", "cl", "pe", "fm", "am", "cc", "ws", "sh", "so", "page", "link", "live",
+    "cloud",
 ];
 
 /// The weighted length in X's units (what must be ≤ 280).

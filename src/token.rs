@@ -211,10 +211,9 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
             return Ok(t);
         }
         self.refresh(http, None)?;
-        self.tokens
-            .access_token
-            .clone()
-            .ok_or_else(|| ConnectorError::MalformedResponse("no access token after refresh".into()))
+        self.tokens.access_token.clone().ok_or_else(|| {
+            ConnectorError::MalformedResponse("no access token after refresh".into())
+        })
     }
 
     /// X refused `rejected` with 401: refresh (unless another holder already
@@ -298,7 +297,10 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
             let (error, description) = if self.spent {
                 ("refresh_token_spent", "X refused the refresh token earlier")
             } else {
-                ("no_refresh_token", "the access token expired and no refresh token was given to init")
+                (
+                    "no_refresh_token",
+                    "the access token expired and no refresh token was given to init",
+                )
             };
             return Err(ConnectorError::RefreshFailed {
                 error: error.into(),
@@ -364,7 +366,8 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
                     hint: if token_dead {
                         REAUTHORIZE_HINT.into()
                     } else {
-                        "the token endpoint refused the client: check clientId and clientSecret".into()
+                        "the token endpoint refused the client: check clientId and clientSecret"
+                            .into()
                     },
                 })
             }

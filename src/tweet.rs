@@ -115,7 +115,10 @@ impl CreateTweet {
                 }
                 let len = text::weighted_length(t);
                 let min = if has_media { 0 } else { 1 };
-                if len < min || len > text::MAX_WEIGHTED_LENGTH || (!has_media && t.trim().is_empty()) {
+                if len < min
+                    || len > text::MAX_WEIGHTED_LENGTH
+                    || (!has_media && t.trim().is_empty())
+                {
                     return Err(ConnectorError::invalid(
                         "text",
                         format!(
@@ -125,7 +128,10 @@ impl CreateTweet {
                 }
             }
             None if !has_media => {
-                return Err(ConnectorError::invalid("text", "is required unless media is given"))
+                return Err(ConnectorError::invalid(
+                    "text",
+                    "is required unless media is given",
+                ))
             }
             None => {}
         }
@@ -327,6 +333,9 @@ mod tests {
             ..Default::default()
         });
         let v: Value = serde_json::from_slice(&t.to_json()).unwrap();
-        assert_eq!(v, serde_json::json!({"text":"hi","reply":{"in_reply_to_tweet_id":"5"}}));
+        assert_eq!(
+            v,
+            serde_json::json!({"text":"hi","reply":{"in_reply_to_tweet_id":"5"}})
+        );
     }
 }

@@ -44,11 +44,18 @@ pub fn comma_list(value: &str) -> Vec<String> {
 }
 
 /// Each value allowed and none repeated (the spec's `uniqueItems`).
-pub fn field_list(parameter: &str, values: &[String], allowed: &[&str]) -> Result<(), ConnectorError> {
+pub fn field_list(
+    parameter: &str,
+    values: &[String],
+    allowed: &[&str],
+) -> Result<(), ConnectorError> {
     for (i, v) in values.iter().enumerate() {
         one_of(parameter, v, allowed)?;
         if values[..i].contains(v) {
-            return Err(ConnectorError::invalid(parameter, format!("`{v}` is listed twice")));
+            return Err(ConnectorError::invalid(
+                parameter,
+                format!("`{v}` is listed twice"),
+            ));
         }
     }
     Ok(())
@@ -70,7 +77,15 @@ mod tests {
     fn ids_are_1_to_19_digits() {
         assert!(id("id", "1").is_ok());
         assert!(id("id", "1234567890123456789").is_ok());
-        for bad in ["", "12345678901234567890", "12a", "1/../../users", "-1", " 1", "１"] {
+        for bad in [
+            "",
+            "12345678901234567890",
+            "12a",
+            "1/../../users",
+            "-1",
+            " 1",
+            "１",
+        ] {
             let e = id("id", bad).unwrap_err();
             assert!(e.to_string().contains("`id`"), "{e}");
         }

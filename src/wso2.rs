@@ -17,13 +17,31 @@ use crate::validate;
 const FLOW_PARAMETERS: &[&str] = &["responseVariable", "overwriteBody", "configKey"];
 
 pub const INIT_PARAMETERS: &[&str] = &[
-    "connectionName", "apiUrl", "timeout", "clientId", "clientSecret", "accessToken", "refreshToken",
+    "connectionName",
+    "apiUrl",
+    "timeout",
+    "clientId",
+    "clientSecret",
+    "accessToken",
+    "refreshToken",
 ];
 pub const CREATE_TWEET_PARAMETERS: &[&str] = &[
-    "text", "media", "poll", "reply", "quote_tweet_id", "reply_settings", "for_super_followers_only",
-    "direct_message_deep_link", "geo",
+    "text",
+    "media",
+    "poll",
+    "reply",
+    "quote_tweet_id",
+    "reply_settings",
+    "for_super_followers_only",
+    "direct_message_deep_link",
+    "geo",
     // The rest of CreatePostsRequest, by its JSON names.
-    "nullcast", "community_id", "share_with_followers", "card_uri", "edit_options", "made_with_ai",
+    "nullcast",
+    "community_id",
+    "share_with_followers",
+    "card_uri",
+    "edit_options",
+    "made_with_ai",
     "paid_partnership",
 ];
 pub const DELETE_TWEET_PARAMETERS: &[&str] = &["id"];
@@ -50,12 +68,19 @@ struct Params<'a> {
 
 impl<'a> Params<'a> {
     /// Refuses names the operation does not declare, and repeats.
-    fn check(op: &str, values: &'a [(String, String)], declared: &[&str]) -> Result<Self, ConnectorError> {
+    fn check(
+        op: &str,
+        values: &'a [(String, String)],
+        declared: &[&str],
+    ) -> Result<Self, ConnectorError> {
         for (i, (name, _)) in values.iter().enumerate() {
             if !declared.contains(&name.as_str()) && !FLOW_PARAMETERS.contains(&name.as_str()) {
                 return Err(ConnectorError::invalid(
                     name,
-                    format!("is not a parameter of {op} (it takes: {})", declared.join(", ")),
+                    format!(
+                        "is not a parameter of {op} (it takes: {})",
+                        declared.join(", ")
+                    ),
                 ));
             }
             if values[..i].iter().any(|(n, _)| n == name) {
@@ -83,14 +108,19 @@ impl<'a> Params<'a> {
     }
 
     fn boolean(&self, name: &str) -> Result<Option<bool>, ConnectorError> {
-        self.get(name).map(|v| validate::boolean(name, v)).transpose()
+        self.get(name)
+            .map(|v| validate::boolean(name, v))
+            .transpose()
     }
 
     fn json<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, ConnectorError> {
         self.get(name)
             .map(|v| {
                 serde_json::from_str(v).map_err(|e| {
-                    ConnectorError::invalid(name, format!("must be a JSON object of the documented shape: {e}"))
+                    ConnectorError::invalid(
+                        name,
+                        format!("must be a JSON object of the documented shape: {e}"),
+                    )
                 })
             })
             .transpose()
@@ -150,7 +180,10 @@ pub fn parse(operation: &str, values: &[(String, String)]) -> Result<Operation, 
         let names: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
         return Err(ConnectorError::invalid(
             "operation",
-            format!("`{operation}` is not an operation of this connector ({})", names.join(", ")),
+            format!(
+                "`{operation}` is not an operation of this connector ({})",
+                names.join(", ")
+            ),
         ));
     };
     let p = Params::check(op, values, declared)?;
@@ -166,7 +199,11 @@ pub fn parse(operation: &str, values: &[(String, String)]) -> Result<Operation, 
         }),
         "createTweet" => Operation::CreateTweet(CreateTweet {
             // Text is sent as given (not trimmed): whitespace can be content.
-            text: p.values.iter().find(|(n, _)| n == "text").map(|(_, v)| v.clone()),
+            text: p
+                .values
+                .iter()
+                .find(|(n, _)| n == "text")
+                .map(|(_, v)| v.clone()),
             media: p.json::<MediaJson>("media")?.map(|m| Media {
                 media_ids: m.media_ids,
                 tagged_user_ids: m.tagged_user_ids,
@@ -190,14 +227,18 @@ pub fn parse(operation: &str, values: &[(String, String)]) -> Result<Operation, 
             reply_settings: p.id("reply_settings"),
             for_super_followers_only: p.boolean("for_super_followers_only")?,
             direct_message_deep_link: p.string("direct_message_deep_link"),
-            geo: p.json::<GeoJson>("geo")?.map(|g| Geo { place_id: g.place_id }),
+            geo: p.json::<GeoJson>("geo")?.map(|g| Geo {
+                place_id: g.place_id,
+            }),
             nullcast: p.boolean("nullcast")?,
             community_id: p.id("community_id"),
             share_with_followers: p.boolean("share_with_followers")?,
             card_uri: p.string("card_uri"),
             edit_options: p
                 .json::<EditOptionsJson>("edit_options")?
-                .map(|e| EditOptions { previous_post_id: e.previous_post_id }),
+                .map(|e| EditOptions {
+                    previous_post_id: e.previous_post_id,
+                }),
             made_with_ai: p.boolean("made_with_ai")?,
             paid_partnership: p.boolean("paid_partnership")?,
         }),
@@ -215,7 +256,10 @@ mod tests {
     use super::*;
 
     fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     fn bad_param(op: &str, pairs: &[(&str, &str)]) -> String {
@@ -240,7 +284,9 @@ mod tests {
             ]),
         )
         .unwrap();
-        let Operation::CreateTweet(t) = op else { panic!() };
+        let Operation::CreateTweet(t) = op else {
+            panic!()
+        };
         assert_eq!(t.text.as_deref(), Some("hello"));
         assert_eq!(t.poll.unwrap().options, vec!["a", "b"]);
         assert_eq!(t.reply.unwrap().in_reply_to_tweet_id, "123");
@@ -251,12 +297,30 @@ mod tests {
     #[test]
     fn refuses_unknown_repeated_and_malformed() {
         assert_eq!(bad_param("createTweet", &[("txt", "x")]), "txt");
-        assert_eq!(bad_param("createTweet", &[("text", "a"), ("text", "b")]), "text");
-        assert_eq!(bad_param("createTweet", &[("text", "a"), ("media", "{nope")]), "media");
-        assert_eq!(bad_param("createTweet", &[("media", r#"{"media_ids":["1"],"extra":1}"#)]), "media");
-        assert_eq!(bad_param("createTweet", &[("text", "a"), ("nullcast", "yes")]), "nullcast");
+        assert_eq!(
+            bad_param("createTweet", &[("text", "a"), ("text", "b")]),
+            "text"
+        );
+        assert_eq!(
+            bad_param("createTweet", &[("text", "a"), ("media", "{nope")]),
+            "media"
+        );
+        assert_eq!(
+            bad_param(
+                "createTweet",
+                &[("media", r#"{"media_ids":["1"],"extra":1}"#)]
+            ),
+            "media"
+        );
+        assert_eq!(
+            bad_param("createTweet", &[("text", "a"), ("nullcast", "yes")]),
+            "nullcast"
+        );
         assert_eq!(bad_param("getMe", &[("id", "1")]), "id");
-        assert_eq!(bad_param("init", &[("clientId", "c"), ("timeout", "soon")]), "timeout");
+        assert_eq!(
+            bad_param("init", &[("clientId", "c"), ("timeout", "soon")]),
+            "timeout"
+        );
         assert_eq!(bad_param("retweet", &[]), "operation");
     }
 
@@ -264,7 +328,10 @@ mod tests {
     fn get_me_lists() {
         let Operation::GetMe(r) = parse(
             "getMe",
-            &kv(&[("user_fields", "created_at, description"), ("tweet_fields", "")]),
+            &kv(&[
+                ("user_fields", "created_at, description"),
+                ("tweet_fields", ""),
+            ]),
         )
         .unwrap() else {
             panic!()

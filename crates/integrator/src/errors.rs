@@ -42,8 +42,12 @@ pub fn transport_kind(k: TransportKind) -> &'static str {
 /// X's own words for the error, when X said anything.
 pub fn message(e: &ConnectorError) -> String {
     match e {
-        ConnectorError::InvalidInput(i) => format!("invalid parameter `{}`: {}", i.parameter, i.rule),
-        ConnectorError::NotInitialized => "the connection is not initialized: call init first".into(),
+        ConnectorError::InvalidInput(i) => {
+            format!("invalid parameter `{}`: {}", i.parameter, i.rule)
+        }
+        ConnectorError::NotInitialized => {
+            "the connection is not initialized: call init first".into()
+        }
         ConnectorError::Unauthorized(p)
         | ConnectorError::Forbidden(p)
         | ConnectorError::NotFound(p)
@@ -62,7 +66,9 @@ pub fn message(e: &ConnectorError) -> String {
 pub fn describe(e: &ConnectorError) -> String {
     match e {
         ConnectorError::Forbidden(p) => format!("forbidden ({}): {}", p.kind, problem_text(p)),
-        ConnectorError::ApiError(p) => format!("X API error {} ({}): {}", p.status, p.kind, problem_text(p)),
+        ConnectorError::ApiError(p) => {
+            format!("X API error {} ({}): {}", p.status, p.kind, problem_text(p))
+        }
         ConnectorError::RateLimited(r) => {
             let reset = r
                 .limits
@@ -71,12 +77,19 @@ pub fn describe(e: &ConnectorError) -> String {
                 .and_then(|w| w.reset)
                 .or_else(|| r.limits.user_day.as_ref().and_then(|w| w.reset));
             match reset {
-                Some(t) => format!("rate limited until {t} (unix seconds): {}", problem_text(&r.problem)),
+                Some(t) => format!(
+                    "rate limited until {t} (unix seconds): {}",
+                    problem_text(&r.problem)
+                ),
                 None => format!("rate limited: {}", problem_text(&r.problem)),
             }
         }
-        ConnectorError::Transport(t) => format!("transport error ({}): {}", transport_kind(t.kind), t.cause),
-        ConnectorError::RefreshFailed(r) => format!("token refresh failed: {}; {}", message(e), r.hint),
+        ConnectorError::Transport(t) => {
+            format!("transport error ({}): {}", transport_kind(t.kind), t.cause)
+        }
+        ConnectorError::RefreshFailed(r) => {
+            format!("token refresh failed: {}; {}", message(e), r.hint)
+        }
         other => format!("{}: {}", kind(other), message(other)),
     }
 }

@@ -10,4 +10,6 @@ pub mod runtime;
 pub mod secret;
 pub mod vault;
 
-pub use runtime::{CallError, ConnectorInstance, LoadKind, LoadedConnector, Runtime, RuntimeOptions};
+pub use runtime::{
+    CallError, ConnectorInstance, LoadKind, LoadedConnector, Runtime, RuntimeOptions,
+};

@@ -26,7 +26,8 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_MAX_BODY: u64 = 4 << 20;
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
-type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 /// The shared, pooled HTTP(S) client: one per runtime, so every instance
 /// reuses the same keep-alive connections.
@@ -88,7 +89,12 @@ impl Allowlist {
     }
 
     pub fn allows(&self, uri: &http::Uri) -> bool {
-        origin(uri).is_some_and(|o| self.0.read().unwrap_or_else(|p| p.into_inner()).contains(&o))
+        origin(uri).is_some_and(|o| {
+            self.0
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&o)
+        })
     }
 
     pub fn clear(&self) {
@@ -243,7 +249,9 @@ impl Body for GuardedBody {
                 if let Some(d) = frame.data_ref() {
                     this.seen += d.len() as u64;
                     if this.seen > this.max {
-                        return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(this.seen)))));
+                        return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(
+                            this.seen,
+                        )))));
                     }
                 }
                 let next = tokio::time::Instant::now() + this.between;

@@ -118,9 +118,13 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e}"))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(|e| anyhow!("{e}"))?;
-        crate::bindings::wso2::twitter::token_store::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| anyhow!("{e}"))?;
+        crate::bindings::wso2::twitter::token_store::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| anyhow!("{e}"))?;
         let http = HttpClient::new(options.extra_roots_pem.as_deref())?;
         Ok(Runtime {
             _ticker: EpochTicker::start(engine.clone()),
@@ -144,7 +148,10 @@ impl Runtime {
 
     pub fn load_bytes(&self, wasm: &[u8]) -> anyhow::Result<LoadedConnector> {
         let started = Instant::now();
-        let hash: String = Sha256::digest(wasm).iter().map(|b| format!("{b:02x}")).collect();
+        let hash: String = Sha256::digest(wasm)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let (component, load_kind) = self.compile_cached(wasm, &hash)?;
         let pre = self
             .linker
@@ -166,7 +173,11 @@ impl Runtime {
             // wasmtime versions or settings apart.
             let mut h = std::collections::hash_map::DefaultHasher::new();
             std::hash::Hash::hash(&self.engine.precompile_compatibility_hash(), &mut h);
-            d.join(format!("{}-{:016x}.cwasm", &hash[..32], std::hash::Hasher::finish(&h)))
+            d.join(format!(
+                "{}-{:016x}.cwasm",
+                &hash[..32],
+                std::hash::Hasher::finish(&h)
+            ))
         });
         if let Some(path) = &cached {
             if path.exists() {
@@ -279,7 +290,9 @@ impl ConnectorInstance {
 
     fn before_call(&mut self) -> Result<(), CallError> {
         if self.poisoned {
-            return Err(CallError::Trap("the instance trapped earlier and was retired".into()));
+            return Err(CallError::Trap(
+                "the instance trapped earlier and was retired".into(),
+            ));
         }
         let budget = self.call_budget();
         arm_deadline(&mut self.store, budget);
@@ -302,13 +315,19 @@ impl ConnectorInstance {
     fn prepare_connection(&mut self, api_url: Option<&str>, timeout_ms: Option<u32>) {
         self.allow.clear();
         // An unparsable URL allows nothing; the guest then names the parameter.
-        self.allow
-            .allow_url(api_url.filter(|u| !u.trim().is_empty()).unwrap_or("https://api.x.com"));
+        self.allow.allow_url(
+            api_url
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or("https://api.x.com"),
+        );
         let t = Duration::from_millis(u64::from(timeout_ms.unwrap_or(10_000).max(1)));
         *self.timeout_cap.write().unwrap_or_else(|p| p.into_inner()) = t.min(MAX_TIMEOUT);
     }
 
-    pub async fn init(&mut self, config: &wit::ConnectionConfig) -> Result<wit::ConnectionInfo, CallError> {
+    pub async fn init(
+        &mut self,
+        config: &wit::ConnectionConfig,
+    ) -> Result<wit::ConnectionInfo, CallError> {
         self.prepare_connection(config.api_url.as_deref(), config.timeout);
         self.before_call()?;
         let r = self
@@ -342,7 +361,10 @@ impl ConnectorInstance {
         self.after(r)
     }
 
-    pub async fn get_me(&mut self, request: &wit::GetMeRequest) -> Result<wit::GetMeResult, CallError> {
+    pub async fn get_me(
+        &mut self,
+        request: &wit::GetMeRequest,
+    ) -> Result<wit::GetMeResult, CallError> {
         self.before_call()?;
         let r = self
             .bindings
@@ -359,7 +381,12 @@ impl ConnectorInstance {
         parameters: &[(String, String)],
     ) -> Result<ResponseMeta, CallError> {
         if operation == "init" {
-            let get = |n: &str| parameters.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+            let get = |n: &str| {
+                parameters
+                    .iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| v.as_str())
+            };
             let timeout = get("timeout").and_then(|t| t.trim().parse().ok());
             let url = get("apiUrl").map(str::to_string);
             self.prepare_connection(url.as_deref(), timeout);

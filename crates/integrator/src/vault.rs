@@ -32,7 +32,12 @@ pub enum VaultError {
 pub trait TokenVault: Send + Sync {
     fn load(&self, connection: &str) -> Result<Option<Versioned>, VaultError>;
     /// Compare-and-swap: saves if the stored version is `expected` (0: none).
-    fn save(&self, connection: &str, expected: u64, tokens: StoredTokens) -> Result<u64, VaultError>;
+    fn save(
+        &self,
+        connection: &str,
+        expected: u64,
+        tokens: StoredTokens,
+    ) -> Result<u64, VaultError>;
     /// `None` while another holder's lease is live.
     fn acquire_lease(&self, connection: &str, ttl: Duration) -> Result<Option<u64>, VaultError>;
     fn release_lease(&self, connection: &str, lease: u64);
@@ -63,10 +68,18 @@ impl MemoryVault {
 
 impl TokenVault for MemoryVault {
     fn load(&self, connection: &str) -> Result<Option<Versioned>, VaultError> {
-        Ok(self.entries().get(connection).and_then(|e| e.current.clone()))
+        Ok(self
+            .entries()
+            .get(connection)
+            .and_then(|e| e.current.clone()))
     }
 
-    fn save(&self, connection: &str, expected: u64, tokens: StoredTokens) -> Result<u64, VaultError> {
+    fn save(
+        &self,
+        connection: &str,
+        expected: u64,
+        tokens: StoredTokens,
+    ) -> Result<u64, VaultError> {
         let mut entries = self.entries();
         let entry = entries.entry(connection.to_string()).or_default();
         let current = entry.current.as_ref().map(|v| v.version).unwrap_or(0);
@@ -131,11 +144,20 @@ mod tests {
     #[test]
     fn one_lease_at_a_time_until_released_or_expired() {
         let v = MemoryVault::new();
-        let l = v.acquire_lease("c", Duration::from_secs(60)).unwrap().unwrap();
+        let l = v
+            .acquire_lease("c", Duration::from_secs(60))
+            .unwrap()
+            .unwrap();
         assert_eq!(v.acquire_lease("c", Duration::from_secs(60)).unwrap(), None);
         v.release_lease("c", l);
-        let _ = v.acquire_lease("c", Duration::from_millis(1)).unwrap().unwrap();
+        let _ = v
+            .acquire_lease("c", Duration::from_millis(1))
+            .unwrap()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(5));
-        assert!(v.acquire_lease("c", Duration::from_secs(60)).unwrap().is_some());
+        assert!(v
+            .acquire_lease("c", Duration::from_secs(60))
+            .unwrap()
+            .is_some());
     }
 }

@@ -126,8 +126,15 @@ impl Simulator {
     }
 
     /// An authorization code bound to the PKCE `code_challenge` (S256).
-    pub fn authorize(&self, client_id: &str, redirect_uri: &str, code_challenge: &str, scope: &str) -> String {
-        self.state().authorize(client_id, redirect_uri, code_challenge, scope)
+    pub fn authorize(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        code_challenge: &str,
+        scope: &str,
+    ) -> String {
+        self.state()
+            .authorize(client_id, redirect_uri, code_challenge, scope)
     }
 
     /// Lifetime (`expires_in`) of access tokens issued from now on.
@@ -250,4 +257,3 @@ async fn handle(
     };
     builder.body(body).map_err(|_| Dropped)
 }
-

@@ -111,7 +111,10 @@ impl Reply {
     fn json(status: u16, body: Value) -> Self {
         Reply {
             status,
-            headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
             body: body.to_string().into_bytes(),
             delay: None,
             action: Action::Respond,
@@ -184,7 +187,9 @@ fn token() -> String {
 }
 
 fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn invalid_token() -> Reply {
@@ -349,7 +354,10 @@ impl State {
     }
 
     pub fn push_fault(&mut self, endpoint: &str, fault: Fault) {
-        self.faults.entry(endpoint.into()).or_default().push_back(fault);
+        self.faults
+            .entry(endpoint.into())
+            .or_default()
+            .push_back(fault);
     }
 
     pub fn handle(
@@ -436,7 +444,10 @@ impl State {
             .and_then(|v| v.strip_prefix("Basic "))
             .and_then(|b| STANDARD.decode(b.trim()).ok())
             .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())));
+            .and_then(|s| {
+                s.split_once(':')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+            });
         // Client authentication, as X does it.
         let client_id = match (&basic, f.get("client_id")) {
             (Some((id, _)), _) => id.clone(),
@@ -484,7 +495,8 @@ impl State {
                     }
                     return invalid_token();
                 }
-                self.refresh.insert(rt.clone(), (family, RefreshState::Spent));
+                self.refresh
+                    .insert(rt.clone(), (family, RefreshState::Spent));
                 self.stats.refreshes += 1;
                 let scope = self.families[&family].scope.clone();
                 let (pair, ttl) = self.new_pair(family);
@@ -619,10 +631,15 @@ impl State {
             Err(e) => return invalid_request(format!("body is not JSON: {e}"), json!({})),
         };
         self.stats.tweet_bodies.push(v.clone());
-        let text = v.get("text").and_then(Value::as_str).unwrap_or("").to_string();
+        let text = v
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if text.chars().count() > 280 * 2 {
             return invalid_request(
-                "The length of the `text` field in the request body is not between 0 and 280".into(),
+                "The length of the `text` field in the request body is not between 0 and 280"
+                    .into(),
                 json!({"text":[text]}),
             );
         }
@@ -677,7 +694,9 @@ impl State {
                 "created_at" => json!("2022-08-30T12:00:00.000Z"),
                 "description" => json!("Account of the X API simulator"),
                 "protected" | "verified" => json!(false),
-                "public_metrics" => json!({"followers_count":0,"following_count":0,"tweet_count":self.posts.len(),"listed_count":0}),
+                "public_metrics" => {
+                    json!({"followers_count":0,"following_count":0,"tweet_count":self.posts.len(),"listed_count":0})
+                }
                 "pinned_tweet_id" => json!("1861000000000000001"),
                 _ => continue,
             };
@@ -725,7 +744,10 @@ mod tests {
         });
         let pair = s.issue("c");
         let h = http::HeaderMap::new();
-        let body = format!("grant_type=refresh_token&client_id=c&refresh_token={}", pair.refresh_token);
+        let body = format!(
+            "grant_type=refresh_token&client_id=c&refresh_token={}",
+            pair.refresh_token
+        );
         let first = s.handle("POST", "/2/oauth2/token", None, &h, body.as_bytes());
         assert_eq!(first.status, 200);
         let v: Value = serde_json::from_slice(&first.body).unwrap();
@@ -735,7 +757,11 @@ mod tests {
         assert_eq!(again.status, 400);
         assert_eq!(s.stats.reuses_detected, 1);
         let body2 = format!("grant_type=refresh_token&client_id=c&refresh_token={new_rt}");
-        assert_eq!(s.handle("POST", "/2/oauth2/token", None, &h, body2.as_bytes()).status, 400);
+        assert_eq!(
+            s.handle("POST", "/2/oauth2/token", None, &h, body2.as_bytes())
+                .status,
+            400
+        );
         assert_eq!(s.stats.token_requests[0]["refresh_token"], "***");
     }
 }

@@ -1,0 +1,150 @@
+//! Shared set-up of the end-to-end tests: the built component in the
+//! integrator's wasmtime host, talking HTTP to the X API simulator.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use integrator::bindings::exports::wso2::twitter::connector as wit;
+use integrator::bindings::wso2::twitter::types::ConnectorError;
+use integrator::vault::{MemoryVault, TokenVault};
+use integrator::{CallError, ConnectorInstance, Runtime, RuntimeOptions};
+use x_sim::Simulator;
+
+pub const CLIENT_ID: &str = "test-client";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The component `./build.sh` produced.
+pub fn component_path() -> PathBuf {
+    let p = root().join("dist/twitter-connector.wasm");
+    assert!(
+        p.exists(),
+        "{} is missing: run ./build.sh first (the README's test command does)",
+        p.display()
+    );
+    p
+}
+
+pub fn shared_dir() -> PathBuf {
+    let p = root().join("../shared");
+    assert!(
+        p.exists(),
+        "{} is missing: the reference material sits beside the repository",
+        p.display()
+    );
+    p
+}
+
+pub struct Harness {
+    pub sim: Simulator,
+    pub runtime: Runtime,
+    pub loaded: integrator::LoadedConnector,
+    pub vault: Arc<dyn TokenVault>,
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        Self::with_sim(Simulator::start().await.expect("simulator")).await
+    }
+
+    pub async fn with_sim(sim: Simulator) -> Harness {
+        sim.add_client(CLIENT_ID, None);
+        let vault: Arc<dyn TokenVault> = Arc::new(MemoryVault::new());
+        let runtime = Runtime::new(RuntimeOptions {
+            extra_roots_pem: sim.cert_pem().map(str::to_string),
+            vault: vault.clone(),
+            cache_dir: Some(root().join("target/test-component-cache")),
+            ..RuntimeOptions::default()
+        })
+        .expect("runtime");
+        let loaded = runtime
+            .load_file(&component_path())
+            .expect("component loads");
+        Harness {
+            sim,
+            runtime,
+            loaded,
+            vault,
+        }
+    }
+
+    pub async fn instance(&self) -> ConnectorInstance {
+        self.runtime
+            .instantiate(&self.loaded)
+            .await
+            .expect("instantiate")
+    }
+
+    pub fn config(&self, access: Option<&str>, refresh: Option<&str>) -> wit::ConnectionConfig {
+        wit::ConnectionConfig {
+            connection_name: Some("test".into()),
+            api_url: Some(self.sim.url()),
+            timeout: Some(2_000),
+            client_id: CLIENT_ID.into(),
+            client_secret: None,
+            access_token: access.map(str::to_string),
+            refresh_token: refresh.map(str::to_string),
+        }
+    }
+
+    /// An instance initialized with a fresh token pair.
+    pub async fn ready(&self) -> ConnectorInstance {
+        let pair = self.sim.issue_tokens(CLIENT_ID);
+        let mut inst = self.instance().await;
+        inst.init(&self.config(Some(&pair.access_token), Some(&pair.refresh_token)))
+            .await
+            .expect("init");
+        inst
+    }
+}
+
+pub fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+pub fn connector_error(e: CallError) -> ConnectorError {
+    match e {
+        CallError::Connector(e) => e,
+        CallError::Trap(t) => panic!("the instance trapped: {t}"),
+    }
+}
+
+pub fn kind_of(e: CallError) -> &'static str {
+    integrator::errors::kind(&connector_error(e))
+}
+
+pub fn get_me_request() -> wit::GetMeRequest {
+    wit::GetMeRequest {
+        expansions: vec![],
+        tweet_fields: vec![],
+        user_fields: vec![],
+    }
+}
+
+pub fn text_tweet(text: &str) -> wit::CreateTweetRequest {
+    wit::CreateTweetRequest {
+        text: Some(text.into()),
+        media: None,
+        poll: None,
+        reply: None,
+        quote_tweet_id: None,
+        reply_settings: None,
+        for_super_followers_only: None,
+        direct_message_deep_link: None,
+        geo_place_id: None,
+        nullcast: None,
+        community_id: None,
+        share_with_followers: None,
+        card_uri: None,
+        edit_previous_post_id: None,
+        made_with_ai: None,
+        paid_partnership: None,
+    }
+}

@@ -57,7 +57,7 @@ pub const OPERATIONS: &[(&str, &[&str])] = &[
 
 pub enum Operation {
     Init(ConnectionParams),
-    CreateTweet(CreateTweet),
+    CreateTweet(Box<CreateTweet>),
     DeleteTweet(String),
     GetMe(GetMeRequest),
 }
@@ -197,7 +197,7 @@ pub fn parse(operation: &str, values: &[(String, String)]) -> Result<Operation, 
             access_token: p.string("accessToken").map(Secret::new),
             refresh_token: p.string("refreshToken").map(Secret::new),
         }),
-        "createTweet" => Operation::CreateTweet(CreateTweet {
+        "createTweet" => Operation::CreateTweet(Box::new(CreateTweet {
             // Text is sent as given (not trimmed): whitespace can be content.
             text: p
                 .values
@@ -241,7 +241,7 @@ pub fn parse(operation: &str, values: &[(String, String)]) -> Result<Operation, 
                 }),
             made_with_ai: p.boolean("made_with_ai")?,
             paid_partnership: p.boolean("paid_partnership")?,
-        }),
+        })),
         "deleteTweet" => Operation::DeleteTweet(p.id("id").unwrap_or_default()),
         _ => Operation::GetMe(GetMeRequest {
             expansions: p.list("expansions"),

@@ -451,7 +451,8 @@ async fn local_validation_rejects_before_any_request() {
     let mut c = h.ready().await;
     let long = "a".repeat(281);
     let cjk = "字".repeat(141);
-    let cases: Vec<(&str, Vec<(String, String)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(String, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("createTweet", kv(&[("text", &long)]), "text"),
         ("createTweet", kv(&[("text", &cjk)]), "text"),
         ("createTweet", kv(&[("text", "")]), "text"),

@@ -111,7 +111,7 @@ pub fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 pub fn connector_error(e: CallError) -> ConnectorError {
     match e {
-        CallError::Connector(e) => e,
+        CallError::Connector(e) => *e,
         CallError::Trap(t) => panic!("the instance trapped: {t}"),
     }
 }

@@ -255,7 +255,8 @@ fn arm_deadline(store: &mut Store<HostState>, budget: Duration) {
 /// a connector error the guest returned.
 #[derive(Debug)]
 pub enum CallError {
-    Connector(ConnectorError),
+    /// Boxed: the guest's error carries X's whole problem.
+    Connector(Box<ConnectorError>),
     Trap(String),
 }
 
@@ -302,7 +303,7 @@ impl ConnectorInstance {
     fn after<T>(&mut self, r: wasmtime::Result<Result<T, ConnectorError>>) -> Result<T, CallError> {
         match r {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(CallError::Connector(e)),
+            Ok(Err(e)) => Err(CallError::Connector(Box::new(e))),
             Err(trap) => {
                 self.poisoned = true;
                 Err(CallError::Trap(format!("{trap}")))

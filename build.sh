@@ -14,3 +14,20 @@ mkdir -p dist
 cp "$wasm" dist/twitter-connector.wasm
 size=$(wc -c < dist/twitter-connector.wasm)
 echo "built dist/twitter-connector.wasm: $size bytes ($((size / 1024)) KiB)"
+
+# The WSO2-style package: the descriptor (pointing at the component beside
+# it) and the component. Python's zipfile CLI is everywhere python3 is; zip(1)
+# is the fallback.
+version=$(sed -n 's/.*<component name="twitter"[^>]* version="\([^"]*\)".*/\1/p' connector.xml)
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+sed 's|wasm="dist/twitter-connector.wasm"|wasm="twitter-connector.wasm"|' connector.xml > "$stage/connector.xml"
+cp dist/twitter-connector.wasm "$stage/"
+zip_path="$PWD/dist/twitter-connector-$version.zip"
+rm -f "$zip_path"
+if command -v python3 >/dev/null 2>&1; then
+    (cd "$stage" && python3 -m zipfile -c "$zip_path" connector.xml twitter-connector.wasm)
+else
+    (cd "$stage" && zip -q "$zip_path" connector.xml twitter-connector.wasm)
+fi
+echo "packaged dist/twitter-connector-$version.zip"

@@ -1,9 +1,11 @@
 //! The integration runtime: loads the X connector component into wasmtime,
-//! guards and pools its outbound HTTP, keeps its rotated tokens, and (in
-//! later modules) runs WSO2-style mediation flows.
+//! guards and pools its outbound HTTP, keeps its rotated tokens, and runs
+//! WSO2-style mediation flows from the command line and as HTTP APIs.
 
 pub mod bindings;
+pub mod descriptor;
 pub mod errors;
+pub mod flow;
 pub mod host;
 pub mod outbound;
 pub mod runtime;

@@ -111,8 +111,31 @@ fn origin(uri: &http::Uri) -> Option<String> {
     Some(format!("{scheme}://{host}:{port}"))
 }
 
-fn origin_of_str(url: &str) -> Option<String> {
+pub fn origin_of_str(url: &str) -> Option<String> {
     origin(&url.parse::<http::Uri>().ok()?)
+}
+
+/// Does an operator policy entry admit `url`? Entries are origins
+/// (`https://api.x.com`), or hosts with an optional port (`api.x.com`,
+/// `127.0.0.1:8080`).
+pub fn policy_permits(policy: &[String], url: &str) -> bool {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return false;
+    };
+    let Some(origin) = origin(&uri) else {
+        return false;
+    };
+    let host = uri.host().unwrap_or("").to_ascii_lowercase();
+    policy.iter().any(|entry| {
+        if entry.contains("://") {
+            origin_of_str(entry).as_ref() == Some(&origin)
+        } else {
+            match entry.rsplit_once(':').and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?))) {
+                Some((h, port)) => h.eq_ignore_ascii_case(&host) && uri.port_u16() == Some(port),
+                None => entry.eq_ignore_ascii_case(&host),
+            }
+        }
+    })
 }
 
 /// Per-instance hooks: the shared client, this instance's allowlist and caps.
@@ -297,5 +320,16 @@ mod tests {
         assert!(!a.allows(&"http://evil.example/".parse().unwrap()));
         a.allow_url("https://api.x.com");
         assert!(a.allows(&"https://API.X.COM:443/2/tweets".parse().unwrap()));
+    }
+
+    #[test]
+    fn policy_entries_are_origins_or_hosts() {
+        let p = vec!["api.x.com".to_string(), "http://127.0.0.1:9000".to_string(), "localhost:81".to_string()];
+        assert!(policy_permits(&p, "https://api.x.com"));
+        assert!(policy_permits(&p, "http://127.0.0.1:9000"));
+        assert!(!policy_permits(&p, "http://127.0.0.1:9001"));
+        assert!(policy_permits(&p, "http://localhost:81"));
+        assert!(!policy_permits(&p, "http://localhost:82"));
+        assert!(!policy_permits(&p, "https://evil.example"));
     }
 }

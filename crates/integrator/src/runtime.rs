@@ -37,6 +37,9 @@ pub struct RuntimeOptions {
     /// Where compiled components are cached; `None`: no disk cache.
     pub cache_dir: Option<PathBuf>,
     pub max_body: u64,
+    /// Operator egress policy: when set, a connection may reach its `apiUrl`
+    /// only if that origin (`https://api.x.com:443`) is listed here too.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl Default for RuntimeOptions {
@@ -47,6 +50,7 @@ impl Default for RuntimeOptions {
             memory_limit: DEFAULT_MEMORY_LIMIT,
             cache_dir: default_cache_dir(),
             max_body: DEFAULT_MAX_BODY,
+            allowed_origins: None,
         }
     }
 }
@@ -106,6 +110,8 @@ pub enum LoadKind {
 #[derive(Clone)]
 pub struct LoadedConnector {
     pre: TwitterConnectorPre<HostState>,
+    /// Functions of the exported connector interface.
+    pub exports: Vec<String>,
     pub hash: String,
     pub load_kind: LoadKind,
     pub load_time: Duration,
@@ -153,6 +159,7 @@ impl Runtime {
             .map(|b| format!("{b:02x}"))
             .collect();
         let (component, load_kind) = self.compile_cached(wasm, &hash)?;
+        let exports = connector_exports(&self.engine, &component);
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -161,6 +168,7 @@ impl Runtime {
             .map_err(|e| anyhow!("the component does not export the connector interface: {e}"))?;
         Ok(LoadedConnector {
             pre,
+            exports,
             hash,
             load_kind,
             load_time: started.elapsed(),
@@ -234,9 +242,24 @@ impl Runtime {
             bindings,
             allow,
             timeout_cap,
+            policy: self.options.allowed_origins.clone(),
             poisoned: false,
         })
     }
+}
+
+/// The function names of the component's exported interfaces.
+pub fn connector_exports(engine: &Engine, component: &Component) -> Vec<String> {
+    use wasmtime::component::types::ComponentItem;
+    component
+        .component_type()
+        .exports(engine)
+        .filter_map(|(_, item)| match item.ty {
+            ComponentItem::ComponentInstance(i) => Some(i.exports(engine).map(|(n, _)| n.to_string()).collect::<Vec<_>>()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 fn arm_deadline(store: &mut Store<HostState>, budget: Duration) {
@@ -277,6 +300,7 @@ pub struct ConnectorInstance {
     bindings: TwitterConnector,
     allow: Allowlist,
     timeout_cap: Arc<RwLock<Duration>>,
+    policy: Option<Vec<String>>,
     /// After a trap the instance is not used again.
     poisoned: bool,
 }
@@ -315,12 +339,20 @@ impl ConnectorInstance {
     /// its `apiUrl` and `timeout`, before the guest sees them.
     fn prepare_connection(&mut self, api_url: Option<&str>, timeout_ms: Option<u32>) {
         self.allow.clear();
-        // An unparsable URL allows nothing; the guest then names the parameter.
-        self.allow.allow_url(
-            api_url
-                .filter(|u| !u.trim().is_empty())
-                .unwrap_or("https://api.x.com"),
-        );
+        let url = api_url
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .unwrap_or("https://api.x.com");
+        let permitted = self
+            .policy
+            .as_ref()
+            .is_none_or(|policy| crate::outbound::policy_permits(policy, url));
+        if permitted {
+            // An unparsable URL allows nothing; the guest then names the parameter.
+            self.allow.allow_url(url);
+        } else {
+            tracing::warn!(target: "integrator::guard", "apiUrl {url} is outside the allowed hosts: its requests will be denied");
+        }
         let t = Duration::from_millis(u64::from(timeout_ms.unwrap_or(10_000).max(1)));
         *self.timeout_cap.write().unwrap_or_else(|p| p.into_inner()) = t.min(MAX_TIMEOUT);
     }

@@ -220,35 +220,7 @@ fn invalid_request(message: String, parameters: Value) -> Reply {
 
 /// The form body of a token request, decoded (`application/x-www-form-urlencoded`).
 fn form(body: &[u8]) -> HashMap<String, String> {
-    fn decode(s: &str) -> String {
-        let s = s.replace('+', " ");
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' && i + 2 < bytes.len() {
-                if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
-            }
-            out.push(bytes[i]);
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
+    form_urlencoded::parse(body).into_owned().collect()
 }
 
 impl State {
@@ -263,7 +235,7 @@ impl State {
             refresh: HashMap::new(),
             codes: HashMap::new(),
             posts: HashMap::new(),
-            next_post: 1_861_000_000_000_000_000,
+            next_post: 1_861_000_000_000_000_100,
             budgets: HashMap::new(),
             faults: HashMap::new(),
             stats: Stats::default(),

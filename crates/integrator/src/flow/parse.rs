@@ -1,0 +1,548 @@
+//! Mediation-flow XML (the Synapse / Micro Integrator subset) into a checked
+//! tree. Every error names the file, the line and the element, and all of
+//! them come before anything runs.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use super::expr::Template;
+use crate::descriptor::Descriptor;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pos {
+    pub file: Arc<str>,
+    pub line: u32,
+    pub element: String,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: <{}>", self.file, self.line, self.element)
+    }
+}
+
+/// A malformed flow.
+#[derive(Debug, Clone)]
+pub struct FlowError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+impl fmt::Display for FlowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.pos, self.message)
+    }
+}
+
+impl std::error::Error for FlowError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarType {
+    String,
+    Integer,
+    Double,
+    Boolean,
+    Json,
+    Auto,
+}
+
+#[derive(Debug, Clone)]
+pub enum Mediator {
+    /// `<twitter.init>` inline: (re)configures its connection and makes it current.
+    Init { pos: Pos, params: Vec<(String, Template)> },
+    /// `<twitter.createTweet configKey=..>` and the other operations.
+    Operation {
+        pos: Pos,
+        operation: String,
+        config_key: Option<String>,
+        params: Vec<(String, Template)>,
+        response_variable: Option<String>,
+        overwrite_body: bool,
+    },
+    Variable { pos: Pos, name: String, value: Option<Template>, var_type: VarType, remove: bool },
+    Property { pos: Pos, name: String, value: Option<Template>, scope: String, remove: bool },
+    Log { pos: Pos, category: String, full: bool, message: Option<Template>, props: Vec<(String, Template)> },
+    Filter { pos: Pos, condition: Condition, then: Vec<Mediator>, otherwise: Vec<Mediator> },
+    PayloadFactory { pos: Pos, format: Template, json: bool },
+    CallSequence { pos: Pos, key: String },
+    Respond { pos: Pos },
+}
+
+#[derive(Debug, Clone)]
+pub enum Condition {
+    Expr(Template),
+    Regex { source: Template, regex: regex::Regex },
+}
+
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    pub name: String,
+    pub pos: Pos,
+    pub on_error: Option<String>,
+    pub body: Vec<Mediator>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub pos: Pos,
+    pub methods: Vec<String>,
+    pub uri_template: String,
+    pub in_sequence: Sequence,
+    pub fault_sequence: Option<Sequence>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub name: String,
+    pub context: String,
+    pub resources: Vec<Resource>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalEntry {
+    pub key: String,
+    pub pos: Pos,
+    pub init: Vec<(String, Template)>,
+}
+
+/// Everything one or more flow files define.
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    pub sequences: HashMap<String, Sequence>,
+    pub local_entries: HashMap<String, LocalEntry>,
+    pub apis: Vec<Api>,
+    /// The sequence `run` starts with: the first top-level one.
+    pub main: Option<String>,
+}
+
+struct Ctx<'a> {
+    file: Arc<str>,
+    doc: &'a roxmltree::Document<'a>,
+    descriptor: &'a Descriptor,
+}
+
+type Node<'a, 'i> = roxmltree::Node<'a, 'i>;
+
+impl Ctx<'_> {
+    fn pos(&self, n: Node) -> Pos {
+        Pos {
+            file: self.file.clone(),
+            line: self.doc.text_pos_at(n.range().start).row,
+            element: n.tag_name().name().to_string(),
+        }
+    }
+
+    fn err(&self, n: Node, message: impl Into<String>) -> FlowError {
+        FlowError {
+            pos: self.pos(n),
+            message: message.into(),
+        }
+    }
+
+    fn template(&self, n: Node, src: &str) -> Result<Template, FlowError> {
+        Template::parse(src).map_err(|e| self.err(n, e))
+    }
+
+    fn required_attr<'n>(&self, n: Node<'n, '_>, name: &str) -> Result<&'n str, FlowError> {
+        n.attribute(name)
+            .ok_or_else(|| self.err(n, format!("the `{name}` attribute is required")))
+    }
+}
+
+fn elements<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    n.children().filter(|c| c.is_element())
+}
+
+/// Text content of an element (CDATA included), trimmed.
+fn text_of(n: Node) -> String {
+    n.children()
+        .filter(|c| c.is_text())
+        .filter_map(|c| c.text())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// Parses one flow file into `project`.
+pub fn parse_into(
+    project: &mut Project,
+    file: &str,
+    xml: &str,
+    descriptor: &Descriptor,
+) -> Result<(), FlowError> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| FlowError {
+        pos: Pos {
+            file: file.into(),
+            line: e.pos().row,
+            element: "document".into(),
+        },
+        message: format!("not well-formed XML: {e}"),
+    })?;
+    let cx = Ctx {
+        file: file.into(),
+        doc: &doc,
+        descriptor,
+    };
+    let root = doc.root_element();
+    match root.tag_name().name() {
+        "definitions" => {
+            for child in elements(root) {
+                top_level(&cx, project, child)?;
+            }
+        }
+        _ => top_level(&cx, project, root)?,
+    }
+    Ok(())
+}
+
+fn top_level(cx: &Ctx, project: &mut Project, n: Node) -> Result<(), FlowError> {
+    match n.tag_name().name() {
+        "sequence" => {
+            let seq = sequence(cx, n, None)?;
+            if project.sequences.contains_key(&seq.name) {
+                return Err(cx.err(n, format!("sequence `{}` is defined twice", seq.name)));
+            }
+            project.main.get_or_insert_with(|| seq.name.clone());
+            project.sequences.insert(seq.name.clone(), seq);
+        }
+        "localEntry" => {
+            let key = cx.required_attr(n, "key")?.to_string();
+            let init = elements(n)
+                .find(|c| c.tag_name().name() == format!("{}.init", cx.descriptor.name))
+                .ok_or_else(|| cx.err(n, format!("a connection local entry holds a <{}.init>", cx.descriptor.name)))?;
+            let params = operation_params(cx, init, "init")?.0;
+            project.local_entries.insert(
+                key.clone(),
+                LocalEntry {
+                    key,
+                    pos: cx.pos(n),
+                    init: params,
+                },
+            );
+        }
+        "api" => {
+            let name = cx.required_attr(n, "name")?.to_string();
+            let context = cx.required_attr(n, "context")?.to_string();
+            if !context.starts_with('/') {
+                return Err(cx.err(n, "`context` must start with `/`"));
+            }
+            let mut resources = Vec::new();
+            for r in elements(n) {
+                if r.tag_name().name() != "resource" {
+                    return Err(cx.err(r, "an <api> holds <resource> elements"));
+                }
+                resources.push(resource(cx, r, &name)?);
+            }
+            project.apis.push(Api {
+                name,
+                context: context.trim_end_matches('/').to_string(),
+                resources,
+            });
+        }
+        other => return Err(cx.err(n, format!("unknown top-level element <{other}> (expected sequence, localEntry or api)"))),
+    }
+    Ok(())
+}
+
+fn resource(cx: &Ctx, n: Node, api: &str) -> Result<Resource, FlowError> {
+    let methods: Vec<String> = n
+        .attribute("methods")
+        .unwrap_or("GET")
+        .split_whitespace()
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let uri_template = n
+        .attribute("uri-template")
+        .or_else(|| n.attribute("url-mapping"))
+        .unwrap_or("/")
+        .to_string();
+    let mut in_sequence = None;
+    let mut fault_sequence = None;
+    for c in elements(n) {
+        match c.tag_name().name() {
+            "inSequence" => in_sequence = Some(sequence(cx, c, Some(format!("{api}{uri_template}")))?),
+            "faultSequence" => fault_sequence = Some(sequence(cx, c, Some(format!("{api}{uri_template}:fault")))?),
+            "outSequence" => {}
+            other => return Err(cx.err(c, format!("unknown element <{other}> in <resource> (inSequence, faultSequence)"))),
+        }
+    }
+    Ok(Resource {
+        pos: cx.pos(n),
+        methods,
+        in_sequence: in_sequence.ok_or_else(|| cx.err(n, "a <resource> needs an <inSequence>"))?,
+        fault_sequence,
+        uri_template,
+    })
+}
+
+fn sequence(cx: &Ctx, n: Node, default_name: Option<String>) -> Result<Sequence, FlowError> {
+    let name = match (n.attribute("name"), default_name) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(d)) => d,
+        (None, None) => return Err(cx.err(n, "the `name` attribute is required")),
+    };
+    Ok(Sequence {
+        name,
+        pos: cx.pos(n),
+        on_error: n.attribute("onError").map(str::to_string),
+        body: mediators(cx, n)?,
+    })
+}
+
+fn mediators(cx: &Ctx, parent: Node) -> Result<Vec<Mediator>, FlowError> {
+    elements(parent).map(|n| mediator(cx, n)).collect()
+}
+
+fn bool_attr(cx: &Ctx, n: Node, v: &str) -> Result<bool, FlowError> {
+    match v.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(cx.err(n, format!("`{v}` is not true or false"))),
+    }
+}
+
+/// An operation's parameters: declared ones as templates, plus
+/// `responseVariable` / `overwriteBody`. Checks names and required ones.
+#[allow(clippy::type_complexity)]
+fn operation_params(
+    cx: &Ctx,
+    n: Node,
+    operation: &str,
+) -> Result<(Vec<(String, Template)>, Option<String>, bool), FlowError> {
+    let op = cx.descriptor.operation(operation).ok_or_else(|| {
+        let names: Vec<&str> = cx.descriptor.operations.iter().map(|o| o.name.as_str()).collect();
+        cx.err(n, format!("`{operation}` is not an operation of the {} connector ({})", cx.descriptor.name, names.join(", ")))
+    })?;
+    let mut params = Vec::new();
+    let mut response_variable = None;
+    let mut overwrite_body = false;
+    for c in elements(n) {
+        let name = c.tag_name().name();
+        match name {
+            "responseVariable" => response_variable = Some(text_of(c)),
+            "overwriteBody" => overwrite_body = bool_attr(cx, c, &text_of(c))?,
+            _ => {
+                if !op.parameters.iter().any(|p| p.name == name) {
+                    let names: Vec<&str> = op.parameters.iter().map(|p| p.name.as_str()).collect();
+                    return Err(cx.err(
+                        c,
+                        format!("`{name}` is not a parameter of {operation} (it takes: {}, responseVariable, overwriteBody)", names.join(", ")),
+                    ));
+                }
+                if params.iter().any(|(p, _)| p == name) {
+                    return Err(cx.err(c, format!("parameter `{name}` is given twice")));
+                }
+                params.push((name.to_string(), cx.template(c, &text_of(c))?));
+            }
+        }
+    }
+    // Attributes are accepted as parameters too (MI 4.4 style).
+    for a in n.attributes() {
+        if a.name() == "configKey" {
+            continue;
+        }
+        if a.name() == "responseVariable" {
+            response_variable = Some(a.value().to_string());
+        } else if a.name() == "overwriteBody" {
+            overwrite_body = bool_attr(cx, n, a.value())?;
+        } else if op.parameters.iter().any(|p| p.name == a.name()) {
+            params.push((a.name().to_string(), cx.template(n, a.value())?));
+        } else {
+            return Err(cx.err(n, format!("`{}` is not a parameter of {operation}", a.name())));
+        }
+    }
+    for p in op.parameters.iter().filter(|p| p.required) {
+        if !params.iter().any(|(name, _)| name == &p.name) {
+            return Err(cx.err(n, format!("{operation} requires the parameter `{}` ({})", p.name, p.description)));
+        }
+    }
+    if let Some(v) = &response_variable {
+        if v.is_empty() || !v.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return Err(cx.err(n, "`responseVariable` must be a name of letters, digits and `_`"));
+        }
+    }
+    Ok((params, response_variable, overwrite_body))
+}
+
+fn mediator(cx: &Ctx, n: Node) -> Result<Mediator, FlowError> {
+    let pos = cx.pos(n);
+    let tag = n.tag_name().name();
+    let prefix = format!("{}.", cx.descriptor.name);
+    if let Some(operation) = tag.strip_prefix(&prefix) {
+        if operation == "init" {
+            return Ok(Mediator::Init {
+                pos,
+                params: operation_params(cx, n, "init")?.0,
+            });
+        }
+        let (params, response_variable, overwrite_body) = operation_params(cx, n, operation)?;
+        return Ok(Mediator::Operation {
+            pos,
+            operation: operation.to_string(),
+            config_key: n.attribute("configKey").map(str::to_string),
+            params,
+            response_variable,
+            overwrite_body,
+        });
+    }
+    Ok(match tag {
+        "variable" => {
+            let name = cx.required_attr(n, "name")?.to_string();
+            let remove = n.attribute("action") == Some("remove");
+            let value = match (n.attribute("value"), n.attribute("expression")) {
+                (Some(v), None) => Some(Template::literal(v)),
+                (None, Some(e)) => Some(cx.template(n, e)?),
+                (None, None) if remove => None,
+                _ => return Err(cx.err(n, "give either `value` or `expression`")),
+            };
+            let var_type = match n.attribute("type").unwrap_or("").to_ascii_uppercase().as_str() {
+                "" => VarType::Auto,
+                "STRING" => VarType::String,
+                "INTEGER" | "LONG" => VarType::Integer,
+                "DOUBLE" | "FLOAT" => VarType::Double,
+                "BOOLEAN" => VarType::Boolean,
+                "JSON" => VarType::Json,
+                other => return Err(cx.err(n, format!("unknown type `{other}` (STRING, INTEGER, DOUBLE, BOOLEAN, JSON)"))),
+            };
+            Mediator::Variable { pos, name, value, var_type, remove }
+        }
+        "property" => {
+            let name = cx.required_attr(n, "name")?.to_string();
+            let remove = n.attribute("action") == Some("remove");
+            let value = match (n.attribute("value"), n.attribute("expression")) {
+                (Some(v), None) => Some(Template::literal(v)),
+                (None, Some(e)) => Some(cx.template(n, e)?),
+                (None, None) if remove => None,
+                _ => return Err(cx.err(n, "give either `value` or `expression`")),
+            };
+            Mediator::Property {
+                pos,
+                name,
+                value,
+                scope: n.attribute("scope").unwrap_or("default").to_string(),
+                remove,
+            }
+        }
+        "log" => {
+            let mut message = None;
+            let mut props = Vec::new();
+            for c in elements(n) {
+                match c.tag_name().name() {
+                    "message" => message = Some(cx.template(c, &text_of(c))?),
+                    "property" => {
+                        let name = cx.required_attr(c, "name")?.to_string();
+                        let v = c
+                            .attribute("value")
+                            .map(Template::literal)
+                            .or(c.attribute("expression").map(|e| cx.template(c, e)).transpose()?)
+                            .ok_or_else(|| cx.err(c, "give `value` or `expression`"))?;
+                        props.push((name, v));
+                    }
+                    other => return Err(cx.err(c, format!("unknown element <{other}> in <log> (message, property)"))),
+                }
+            }
+            let category = n.attribute("category").unwrap_or("INFO").to_ascii_uppercase();
+            if !["INFO", "DEBUG", "WARN", "ERROR", "TRACE", "FATAL"].contains(&category.as_str()) {
+                return Err(cx.err(n, format!("unknown log category `{category}`")));
+            }
+            Mediator::Log {
+                pos,
+                category,
+                full: n.attribute("level") == Some("full"),
+                message,
+                props,
+            }
+        }
+        "filter" => {
+            let condition = match (n.attribute("source"), n.attribute("regex")) {
+                (Some(s), Some(r)) => Condition::Regex {
+                    source: cx.template(n, s)?,
+                    regex: regex::Regex::new(&format!("^(?:{r})$")).map_err(|e| cx.err(n, format!("bad regex: {e}")))?,
+                },
+                _ => {
+                    let e = n
+                        .attribute("xpath")
+                        .or_else(|| n.attribute("expression"))
+                        .ok_or_else(|| cx.err(n, "give `xpath`/`expression`, or `source` and `regex`"))?;
+                    Condition::Expr(cx.template(n, e)?)
+                }
+            };
+            let mut then = Vec::new();
+            let mut otherwise = Vec::new();
+            let has_branches = elements(n).any(|c| matches!(c.tag_name().name(), "then" | "else"));
+            if has_branches {
+                for c in elements(n) {
+                    match c.tag_name().name() {
+                        "then" => then = mediators(cx, c)?,
+                        "else" => otherwise = mediators(cx, c)?,
+                        other => return Err(cx.err(c, format!("<{other}> beside <then>/<else> in <filter>"))),
+                    }
+                }
+            } else {
+                then = mediators(cx, n)?;
+            }
+            Mediator::Filter { pos, condition, then, otherwise }
+        }
+        "payloadFactory" => {
+            let format = elements(n)
+                .find(|c| c.tag_name().name() == "format")
+                .ok_or_else(|| cx.err(n, "a <payloadFactory> needs a <format>"))?;
+            let json = n.attribute("media-type").unwrap_or("json") == "json";
+            Mediator::PayloadFactory {
+                pos,
+                format: cx.template(format, &text_of(format))?,
+                json,
+            }
+        }
+        "sequence" => Mediator::CallSequence {
+            pos,
+            key: cx.required_attr(n, "key")?.to_string(),
+        },
+        "respond" => Mediator::Respond { pos },
+        other => {
+            return Err(cx.err(
+                n,
+                format!("unknown element <{other}> (supported: {}.<operation>, variable, property, log, filter, payloadFactory, sequence key=, respond)", cx.descriptor.name),
+            ))
+        }
+    })
+}
+
+/// Cross-references: `configKey`, `onError` and `<sequence key>` name things that exist.
+pub fn check_references(project: &Project) -> Result<(), FlowError> {
+    fn walk(project: &Project, body: &[Mediator]) -> Result<(), FlowError> {
+        for m in body {
+            match m {
+                Mediator::Operation { pos, config_key: Some(k), .. } if !project.local_entries.contains_key(k) => {
+                    return Err(FlowError { pos: pos.clone(), message: format!("configKey `{k}` names no <localEntry>") });
+                }
+                Mediator::CallSequence { pos, key } if !project.sequences.contains_key(key) => {
+                    return Err(FlowError { pos: pos.clone(), message: format!("no sequence named `{key}`") });
+                }
+                Mediator::Filter { then, otherwise, .. } => {
+                    walk(project, then)?;
+                    walk(project, otherwise)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    let mut all: Vec<&Sequence> = project.sequences.values().collect();
+    for api in &project.apis {
+        for r in &api.resources {
+            all.push(&r.in_sequence);
+            all.extend(r.fault_sequence.as_ref());
+        }
+    }
+    for s in all {
+        if let Some(e) = &s.on_error {
+            if !project.sequences.contains_key(e) {
+                return Err(FlowError { pos: s.pos.clone(), message: format!("onError names no sequence `{e}`") });
+            }
+        }
+        walk(project, &s.body)?;
+    }
+    Ok(())
+}

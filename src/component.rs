@@ -145,7 +145,7 @@ impl HttpClient for WasiHttp {
         // streams the body as it is written.
         let future =
             outgoing_handler::handle(req, Some(options)).map_err(|e| from_error_code(&e))?;
-        {
+        let written = (|| {
             let stream = outgoing_body
                 .write()
                 .map_err(|_| other("request body stream taken twice"))?;
@@ -155,15 +155,24 @@ impl HttpClient for WasiHttp {
                     .blocking_write_and_flush(chunk)
                     .map_err(|e| stream_error(e, "writing the request body"))?;
             }
-        }
-        OutgoingBody::finish(outgoing_body, None).map_err(|e| from_error_code(&e))?;
-        let incoming = loop {
+            Ok(())
+        })();
+        let finished = written.and_then(|()| {
+            OutgoingBody::finish(outgoing_body, None).map_err(|e| from_error_code(&e))
+        });
+        let response = loop {
             match future.get() {
-                Some(Ok(Ok(resp))) => break resp,
-                Some(Ok(Err(code))) => return Err(from_error_code(&code)),
+                Some(Ok(r)) => break r,
                 Some(Err(())) => return Err(other("response taken twice")),
                 None => future.subscribe().block(),
             }
+        };
+        // When the request failed (refused, TLS, denied), the body stream
+        // closes too: the response's error is the one that tells why.
+        let incoming = match (response, finished) {
+            (Err(code), _) => return Err(from_error_code(&code)),
+            (Ok(_), Err(write_error)) => return Err(write_error),
+            (Ok(resp), Ok(())) => resp,
         };
         let mut builder = http::Response::builder().status(incoming.status());
         for (name, value) in incoming.headers().entries() {

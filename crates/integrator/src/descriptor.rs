@@ -51,13 +51,18 @@ pub struct Package {
 }
 
 fn attr<'a>(node: roxmltree::Node<'a, '_>, name: &str, what: &str) -> anyhow::Result<&'a str> {
-    node.attribute(name)
-        .ok_or_else(|| anyhow!("<{}> has no `{name}` attribute ({what})", node.tag_name().name()))
+    node.attribute(name).ok_or_else(|| {
+        anyhow!(
+            "<{}> has no `{name}` attribute ({what})",
+            node.tag_name().name()
+        )
+    })
 }
 
 /// Parses the descriptor text; returns it and the `wasm` path it names.
 pub fn parse(xml: &str, source: &str) -> anyhow::Result<(Descriptor, String)> {
-    let doc = roxmltree::Document::parse(xml).with_context(|| format!("{source}: not well-formed XML"))?;
+    let doc = roxmltree::Document::parse(xml)
+        .with_context(|| format!("{source}: not well-formed XML"))?;
     let root = doc.root_element();
     if root.tag_name().name() != "connector" {
         bail!("{source}: the root element must be <connector>");
@@ -113,7 +118,10 @@ pub fn parse(xml: &str, source: &str) -> anyhow::Result<(Descriptor, String)> {
         operations,
         source: source.to_string(),
     };
-    Ok((descriptor, attr(module, "wasm", "component path")?.to_string()))
+    Ok((
+        descriptor,
+        attr(module, "wasm", "component path")?.to_string(),
+    ))
 }
 
 /// Reads a connector from a zip, a directory holding `connector.xml`, or the
@@ -122,21 +130,33 @@ pub fn load(path: &Path) -> anyhow::Result<Package> {
     if path.extension().is_some_and(|e| e == "zip") {
         return load_zip(path);
     }
-    let xml_path = if path.is_dir() { path.join("connector.xml") } else { path.to_path_buf() };
-    let xml = std::fs::read_to_string(&xml_path).with_context(|| format!("reading {}", xml_path.display()))?;
+    let xml_path = if path.is_dir() {
+        path.join("connector.xml")
+    } else {
+        path.to_path_buf()
+    };
+    let xml = std::fs::read_to_string(&xml_path)
+        .with_context(|| format!("reading {}", xml_path.display()))?;
     let source = xml_path.display().to_string();
     let (descriptor, wasm_rel) = parse(&xml, &source)?;
-    let base = xml_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let base = xml_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let wasm_path = base.join(&wasm_rel);
     let wasm = std::fs::read(&wasm_path).with_context(|| {
-        format!("{source} points at {}, which cannot be read (run ./build.sh?)", wasm_path.display())
+        format!(
+            "{source} points at {}, which cannot be read (run ./build.sh?)",
+            wasm_path.display()
+        )
     })?;
     Ok(Package { descriptor, wasm })
 }
 
 fn load_zip(path: &Path) -> anyhow::Result<Package> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut archive = zip::ZipArchive::new(file).with_context(|| format!("{} is not a zip", path.display()))?;
+    let mut archive =
+        zip::ZipArchive::new(file).with_context(|| format!("{} is not a zip", path.display()))?;
     let mut read = |name: &str| -> anyhow::Result<Vec<u8>> {
         let mut entry = archive
             .by_name(name)

@@ -12,7 +12,11 @@ use integrator::flow::{self, Integrator, Message, Sandbox};
 use integrator::{Runtime, RuntimeOptions};
 
 #[derive(Parser)]
-#[command(name = "integrator", version, about = "Runs WSO2 Micro Integrator-style mediation flows with the X (Twitter) connector component")]
+#[command(
+    name = "integrator",
+    version,
+    about = "Runs WSO2 Micro Integrator-style mediation flows with the X (Twitter) connector component"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -95,8 +99,11 @@ struct Setup(anyhow::Error);
 async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup> {
     let path = match &common.connector {
         Some(p) => p.clone(),
-        None => descriptor::locate_default()
-            .ok_or_else(|| Setup(anyhow::anyhow!("no connector found: run ./build.sh, or pass --connector PATH")))?,
+        None => descriptor::locate_default().ok_or_else(|| {
+            Setup(anyhow::anyhow!(
+                "no connector found: run ./build.sh, or pass --connector PATH"
+            ))
+        })?,
     };
     let package = descriptor::load(&path).map_err(Setup)?;
     let options = RuntimeOptions {
@@ -113,23 +120,36 @@ async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup
     let files: Vec<&Path> = flows.iter().map(PathBuf::as_path).collect();
     let project = flow::load_project(&files, &package.descriptor).map_err(|e| Setup(e.into()))?;
     let sandbox = if common.sandbox {
-        Some(Sandbox::start().await.context("starting the sandbox").map_err(Setup)?)
+        Some(
+            Sandbox::start()
+                .await
+                .context("starting the sandbox")
+                .map_err(Setup)?,
+        )
     } else {
         None
     };
-    Ok(Integrator::new(runtime, loaded, package.descriptor, project, sandbox))
+    Ok(Integrator::new(
+        runtime,
+        loaded,
+        package.descriptor,
+        project,
+        sandbox,
+    ))
 }
 
 fn parse_var(s: &str) -> anyhow::Result<(String, serde_json::Value)> {
     let (k, v) = s.split_once('=').context("--var takes NAME=VALUE")?;
-    let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+    let value =
+        serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
     Ok((k.to_string(), value))
 }
 
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
@@ -160,7 +180,12 @@ async fn run(cli: Cli) -> ExitCode {
             }
             Err(e) => setup_failed(e),
         },
-        Command::Run { flows, sequence, vars, common } => {
+        Command::Run {
+            flows,
+            sequence,
+            vars,
+            common,
+        } => {
             let integrator = match prepare(&common, &flows).await {
                 Ok(i) => i,
                 Err(e) => return setup_failed(e),
@@ -175,30 +200,46 @@ async fn run(cli: Cli) -> ExitCode {
                 }
             }
             let Some(name) = sequence.or_else(|| integrator.project.main.clone()) else {
-                return setup_failed(Setup(anyhow::anyhow!("the flow defines no <sequence> to run")));
+                return setup_failed(Setup(anyhow::anyhow!(
+                    "the flow defines no <sequence> to run"
+                )));
             };
             match integrator.run_sequence(&name, &mut msg).await {
                 Ok(()) => {
-                    println!("{}", serde_json::to_string_pretty(&msg.payload).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&msg.payload).unwrap_or_default()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(fault) => {
-                    eprintln!("error: uncaught fault: {}", integrator.redactor.redact(&fault.to_string()));
+                    eprintln!(
+                        "error: uncaught fault: {}",
+                        integrator.redactor.redact(&fault.to_string())
+                    );
                     ExitCode::from(1)
                 }
             }
         }
-        Command::Serve { flows, listen, common } => {
+        Command::Serve {
+            flows,
+            listen,
+            common,
+        } => {
             let integrator = match prepare(&common, &flows).await {
                 Ok(i) => Arc::new(i),
                 Err(e) => return setup_failed(e),
             };
             if integrator.project.apis.is_empty() {
-                return setup_failed(Setup(anyhow::anyhow!("the flow files define no <api> to serve")));
+                return setup_failed(Setup(anyhow::anyhow!(
+                    "the flow files define no <api> to serve"
+                )));
             }
             let listener = match tokio::net::TcpListener::bind(listen).await {
                 Ok(l) => l,
-                Err(e) => return setup_failed(Setup(anyhow::anyhow!("cannot listen on {listen}: {e}"))),
+                Err(e) => {
+                    return setup_failed(Setup(anyhow::anyhow!("cannot listen on {listen}: {e}")))
+                }
             };
             let addr = listener.local_addr().unwrap_or(listen);
             for route in flow::server::describe_routes(&integrator, addr) {
@@ -219,10 +260,15 @@ async fn run(cli: Cli) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let verbose = match &cli.command {
-        Command::Run { common, .. } | Command::Serve { common, .. } | Command::Check { common, .. } => common.verbose,
+        Command::Run { common, .. }
+        | Command::Serve { common, .. }
+        | Command::Check { common, .. } => common.verbose,
     };
     init_tracing(verbose);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -130,7 +130,10 @@ pub fn policy_permits(policy: &[String], url: &str) -> bool {
         if entry.contains("://") {
             origin_of_str(entry).as_ref() == Some(&origin)
         } else {
-            match entry.rsplit_once(':').and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?))) {
+            match entry
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+            {
                 Some((h, port)) => h.eq_ignore_ascii_case(&host) && uri.port_u16() == Some(port),
                 None => entry.eq_ignore_ascii_case(&host),
             }
@@ -324,7 +327,11 @@ mod tests {
 
     #[test]
     fn policy_entries_are_origins_or_hosts() {
-        let p = vec!["api.x.com".to_string(), "http://127.0.0.1:9000".to_string(), "localhost:81".to_string()];
+        let p = vec![
+            "api.x.com".to_string(),
+            "http://127.0.0.1:9000".to_string(),
+            "localhost:81".to_string(),
+        ];
         assert!(policy_permits(&p, "https://api.x.com"));
         assert!(policy_permits(&p, "http://127.0.0.1:9000"));
         assert!(!policy_permits(&p, "http://127.0.0.1:9001"));

@@ -255,7 +255,11 @@ pub fn connector_exports(engine: &Engine, component: &Component) -> Vec<String> 
         .component_type()
         .exports(engine)
         .filter_map(|(_, item)| match item.ty {
-            ComponentItem::ComponentInstance(i) => Some(i.exports(engine).map(|(n, _)| n.to_string()).collect::<Vec<_>>()),
+            ComponentItem::ComponentInstance(i) => Some(
+                i.exports(engine)
+                    .map(|(n, _)| n.to_string())
+                    .collect::<Vec<_>>(),
+            ),
             _ => None,
         })
         .flatten()

@@ -117,7 +117,10 @@ impl Redactor {
     pub fn add(&self, secret: &str) {
         // Very short values would redact ordinary words; real secrets are long.
         if secret.len() >= 6 {
-            self.0.write().unwrap_or_else(|p| p.into_inner()).insert(secret.to_string());
+            self.0
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(secret.to_string());
         }
     }
 
@@ -164,8 +167,14 @@ impl Scope for MsgScope<'_> {
             "payload" => self.msg.payload.clone(),
             "properties" | "props" => Value::Object(self.msg.properties.clone()),
             "headers" => Value::Object(self.msg.headers.clone()),
-            "params" => json!({"pathParams": self.msg.path_params, "queryParams": self.msg.query_params}),
-            "env" => Value::Object(std::env::vars().map(|(k, v)| (k, Value::String(v))).collect()),
+            "params" => {
+                json!({"pathParams": self.msg.path_params, "queryParams": self.msg.query_params})
+            }
+            "env" => Value::Object(
+                std::env::vars()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            ),
             _ => return None,
         })
     }
@@ -194,8 +203,14 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start() -> anyhow::Result<Sandbox> {
+        let sim = x_sim::Simulator::start().await?;
+        // X's Pro-tier user budgets, so flows see real rate-limit headers.
+        let window = std::time::Duration::from_secs(15 * 60);
+        sim.set_rate_limit(x_sim::endpoint::CREATE_TWEET, 100, window);
+        sim.set_rate_limit(x_sim::endpoint::DELETE_TWEET, 50, window);
+        sim.set_rate_limit(x_sim::endpoint::GET_ME, 75, window);
         Ok(Sandbox {
-            sim: x_sim::Simulator::start().await?,
+            sim,
             issued: Default::default(),
         })
     }
@@ -203,7 +218,9 @@ impl Sandbox {
     /// Points a connection at the simulator, with tokens of its own.
     fn rewrite(&self, connection: &str, params: &mut Vec<(String, String)>) {
         let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-        let client_id = get("clientId").filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "sandbox-client".into());
+        let client_id = get("clientId")
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| "sandbox-client".into());
         let secret = get("clientSecret").filter(|s| !s.is_empty());
         let pair = {
             let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
@@ -219,7 +236,12 @@ impl Sandbox {
                 })
                 .clone()
         };
-        params.retain(|(k, _)| !matches!(k.as_str(), "apiUrl" | "clientId" | "accessToken" | "refreshToken"));
+        params.retain(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "apiUrl" | "clientId" | "accessToken" | "refreshToken"
+            )
+        });
         params.push(("apiUrl".into(), self.sim.url()));
         params.push(("clientId".into(), client_id));
         params.push(("accessToken".into(), pair.access_token));
@@ -281,11 +303,16 @@ impl Integrator {
 
     /// Runs a named sequence (with its `onError` handler) on a message.
     pub async fn run_sequence(&self, name: &str, msg: &mut Message) -> Result<(), Fault> {
-        let seq = self
-            .project
-            .sequences
-            .get(name)
-            .ok_or_else(|| flow_fault(&Pos { file: "?".into(), line: 0, element: "sequence".into() }, format!("no sequence `{name}`")))?;
+        let seq = self.project.sequences.get(name).ok_or_else(|| {
+            flow_fault(
+                &Pos {
+                    file: "?".into(),
+                    line: 0,
+                    element: "sequence".into(),
+                },
+                format!("no sequence `{name}`"),
+            )
+        })?;
         self.run_with_handler(seq, None, msg).await
     }
 
@@ -311,7 +338,9 @@ impl Integrator {
                 tracing::debug!(target: "integrator::flow", kind = %fault.kind, handler = %handler.name, "fault caught");
                 set_error(msg, &fault);
                 // A fault inside the handler is not caught again.
-                Box::pin(self.run_body(&handler.body, msg)).await.map(|_| ())
+                Box::pin(self.run_body(&handler.body, msg))
+                    .await
+                    .map(|_| ())
             }
         }
     }
@@ -362,7 +391,9 @@ impl Integrator {
                     }
                 }
                 let conn = self.connections.lock().await.get(&name).cloned();
-                let conn = conn.ok_or_else(|| flow_fault(pos, format!("connection `{name}` is not initialized")))?;
+                let conn = conn.ok_or_else(|| {
+                    flow_fault(pos, format!("connection `{name}` is not initialized"))
+                })?;
                 let result = {
                     let mut c = conn.lock().await;
                     tracing::debug!(target: "integrator::flow", operation, connection = %name, "invoke");
@@ -370,10 +401,16 @@ impl Integrator {
                 };
                 match result {
                     Ok(meta) => {
-                        let body: Value = serde_json::from_str(&meta.body).unwrap_or(Value::String(meta.body.clone()));
-                        let headers: Map<String, Value> =
-                            meta.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-                        let w = |x: &Option<crate::bindings::wso2::twitter::types::RateLimitWindow>| {
+                        let body: Value = serde_json::from_str(&meta.body)
+                            .unwrap_or(Value::String(meta.body.clone()));
+                        let headers: Map<String, Value> = meta
+                            .headers
+                            .iter()
+                            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                            .collect();
+                        let w = |x: &Option<
+                            crate::bindings::wso2::twitter::types::RateLimitWindow,
+                        >| {
                             x.as_ref().map(|w| json!({"limit": w.limit, "remaining": w.remaining, "reset": w.reset}))
                         };
                         let result = json!({
@@ -384,7 +421,9 @@ impl Integrator {
                                 "rateLimits": {"window": w(&meta.rate_limits.window), "userDay": w(&meta.rate_limits.user_day), "appDay": w(&meta.rate_limits.app_day)}
                             }
                         });
-                        let var = response_variable.clone().unwrap_or_else(|| format!("{}_{operation}", self.descriptor.name));
+                        let var = response_variable
+                            .clone()
+                            .unwrap_or_else(|| format!("{}_{operation}", self.descriptor.name));
                         if *overwrite_body {
                             msg.payload = result["payload"].clone();
                         }
@@ -399,15 +438,28 @@ impl Integrator {
                     }
                 }
             }
-            Mediator::Variable { pos, name, value, var_type, remove } => {
+            Mediator::Variable {
+                pos,
+                name,
+                value,
+                var_type,
+                remove,
+            } => {
                 if *remove {
                     msg.vars.remove(name);
                 } else if let Some(t) = value {
-                    let v = convert(self.eval(t, msg, pos)?, *var_type).map_err(|e| flow_fault(pos, e))?;
+                    let v = convert(self.eval(t, msg, pos)?, *var_type)
+                        .map_err(|e| flow_fault(pos, e))?;
                     msg.vars.insert(name.clone(), v);
                 }
             }
-            Mediator::Property { pos, name, value, scope, remove } => {
+            Mediator::Property {
+                pos,
+                name,
+                value,
+                scope,
+                remove,
+            } => {
                 if *remove {
                     msg.properties.remove(name);
                 } else if let Some(t) = value {
@@ -418,7 +470,13 @@ impl Integrator {
                     msg.properties.insert(name.clone(), v);
                 }
             }
-            Mediator::Log { pos, category, full, message, props } => {
+            Mediator::Log {
+                pos,
+                category,
+                full,
+                message,
+                props,
+            } => {
                 let mut line = String::new();
                 if let Some(t) = message {
                     line.push_str(&expr::to_text(&self.eval(t, msg, pos)?));
@@ -433,20 +491,39 @@ impl Integrator {
                 if *full {
                     line.push_str(&format!(", payload = {}", msg.payload));
                 }
-                eprintln!("[{}] {category:<5} {{LogMediator}} - {}", timestamp(), self.redactor.redact(&line));
+                eprintln!(
+                    "[{}] {category:<5} {{LogMediator}} - {}",
+                    timestamp(),
+                    self.redactor.redact(&line)
+                );
             }
-            Mediator::Filter { pos, condition, then, otherwise } => {
+            Mediator::Filter {
+                pos,
+                condition,
+                then,
+                otherwise,
+            } => {
                 let pass = match condition {
                     Condition::Expr(t) => expr::truthy(&self.eval(t, msg, pos)?),
-                    Condition::Regex { source, regex } => regex.is_match(&expr::to_text(&self.eval(source, msg, pos)?)),
+                    Condition::Regex { source, regex } => {
+                        regex.is_match(&expr::to_text(&self.eval(source, msg, pos)?))
+                    }
                 };
-                return self.run_body(if pass { then } else { otherwise }, msg).await;
+                return self
+                    .run_body(if pass { then } else { otherwise }, msg)
+                    .await;
             }
             Mediator::PayloadFactory { pos, format, json } => {
-                let text = format.eval_json_splice(&self.scope(msg)).map_err(|e| flow_fault(pos, e))?;
+                let text = format
+                    .eval_json_splice(&self.scope(msg))
+                    .map_err(|e| flow_fault(pos, e))?;
                 msg.payload = if *json {
-                    serde_json::from_str(&text)
-                        .map_err(|e| flow_fault(pos, format!("the payload is not JSON after substitution: {e}")))?
+                    serde_json::from_str(&text).map_err(|e| {
+                        flow_fault(
+                            pos,
+                            format!("the payload is not JSON after substitution: {e}"),
+                        )
+                    })?
                 } else {
                     Value::String(text)
                 };
@@ -496,7 +573,12 @@ impl Integrator {
 
     /// The connection's instance, created and initialized on first use and
     /// re-initialized only when its parameters change.
-    async fn connection(&self, name: &str, mut values: Vec<(String, String)>, pos: &Pos) -> Result<(), Fault> {
+    async fn connection(
+        &self,
+        name: &str,
+        mut values: Vec<(String, String)>,
+        pos: &Pos,
+    ) -> Result<(), Fault> {
         if let Some(sandbox) = &self.sandbox {
             sandbox.rewrite(name, &mut values);
             for (k, v) in &values {
@@ -525,7 +607,10 @@ impl Integrator {
                         .instantiate(&self.loaded)
                         .await
                         .map_err(|e| flow_fault(pos, format!("{e:#}")))?;
-                    let c = Arc::new(Mutex::new(Connection { instance, init_hash: None }));
+                    let c = Arc::new(Mutex::new(Connection {
+                        instance,
+                        init_hash: None,
+                    }));
                     all.insert(name.to_string(), c.clone());
                     c
                 }
@@ -544,9 +629,12 @@ impl Integrator {
 }
 
 fn set_error(msg: &mut Message, fault: &Fault) {
-    msg.properties.insert("ERROR_CODE".into(), json!(fault.kind));
-    msg.properties.insert("ERROR_MESSAGE".into(), json!(fault.message));
-    msg.properties.insert("ERROR_DETAIL".into(), json!(fault.detail));
+    msg.properties
+        .insert("ERROR_CODE".into(), json!(fault.kind));
+    msg.properties
+        .insert("ERROR_MESSAGE".into(), json!(fault.message));
+    msg.properties
+        .insert("ERROR_DETAIL".into(), json!(fault.detail));
     let mut e = fault.json.clone();
     e["location"] = json!(fault.pos.to_string());
     if let Some(s) = fault.http_status {
@@ -560,8 +648,16 @@ fn convert(v: Value, t: VarType) -> Result<Value, String> {
     Ok(match t {
         VarType::Auto => v,
         VarType::String => Value::String(text()),
-        VarType::Integer => Value::from(text().trim().parse::<i64>().map_err(|_| format!("`{}` is not an INTEGER", text()))?),
-        VarType::Double => json!(text().trim().parse::<f64>().map_err(|_| format!("`{}` is not a DOUBLE", text()))?),
+        VarType::Integer => Value::from(
+            text()
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| format!("`{}` is not an INTEGER", text()))?,
+        ),
+        VarType::Double => json!(text()
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("`{}` is not a DOUBLE", text()))?),
         VarType::Boolean => Value::Bool(match text().trim() {
             "true" => true,
             "false" => false,

@@ -51,8 +51,20 @@ pub enum Op {
     Rem,
 }
 
-const ROOTS: &[&str] = &["vars", "payload", "properties", "props", "headers", "params", "env", "secret", "attributes"];
-const FUNCTIONS: &[&str] = &["exists", "length", "toString", "toUpper", "toLower", "contains", "not"];
+const ROOTS: &[&str] = &[
+    "vars",
+    "payload",
+    "properties",
+    "props",
+    "headers",
+    "params",
+    "env",
+    "secret",
+    "attributes",
+];
+const FUNCTIONS: &[&str] = &[
+    "exists", "length", "toString", "toUpper", "toLower", "contains", "not",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -76,7 +88,9 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 i += 1;
             }
             let text: String = chars[start..i].iter().collect();
-            out.push(Tok::Num(text.parse().map_err(|_| format!("bad number `{text}`"))?));
+            out.push(Tok::Num(
+                text.parse().map_err(|_| format!("bad number `{text}`"))?,
+            ));
         } else if c == '\'' || c == '"' {
             let quote = c;
             i += 1;
@@ -103,22 +117,31 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             out.push(Tok::Str(s));
         } else if c.is_alphabetic() || c == '_' || c == '$' {
             let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '-' || chars[i] == '$') {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric()
+                    || chars[i] == '_'
+                    || chars[i] == '-'
+                    || chars[i] == '$')
+            {
                 i += 1;
             }
             out.push(Tok::Ident(chars[start..i].iter().collect()));
         } else {
             let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-            let sym = ["==", "!=", "<=", ">=", "&&", "||"].into_iter().find(|s| *s == two);
+            let sym = ["==", "!=", "<=", ">=", "&&", "||"]
+                .into_iter()
+                .find(|s| *s == two);
             if let Some(s) = sym {
                 out.push(Tok::Sym(s));
                 i += 2;
                 continue;
             }
-            let one = ["(", ")", "[", "]", ".", ",", "<", ">", "!", "+", "-", "*", "/", "%"]
-                .into_iter()
-                .find(|s| s.starts_with(c))
-                .ok_or_else(|| format!("unexpected `{c}`"))?;
+            let one = [
+                "(", ")", "[", "]", ".", ",", "<", ">", "!", "+", "-", "*", "/", "%",
+            ]
+            .into_iter()
+            .find(|s| s.starts_with(c))
+            .ok_or_else(|| format!("unexpected `{c}`"))?;
             out.push(Tok::Sym(one));
             i += 1;
         }
@@ -214,7 +237,11 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
-        let tok = self.toks.get(self.pos).cloned().ok_or("unexpected end of expression")?;
+        let tok = self
+            .toks
+            .get(self.pos)
+            .cloned()
+            .ok_or("unexpected end of expression")?;
         self.pos += 1;
         match tok {
             Tok::Num(n) => Ok(Expr::Lit(number(n))),
@@ -230,7 +257,10 @@ impl Parser {
                 "null" => Ok(Expr::Lit(Value::Null)),
                 _ if self.peek_sym("(") => {
                     if !FUNCTIONS.contains(&id.as_str()) {
-                        return Err(format!("unknown function `{id}` (known: {})", FUNCTIONS.join(", ")));
+                        return Err(format!(
+                            "unknown function `{id}` (known: {})",
+                            FUNCTIONS.join(", ")
+                        ));
                     }
                     self.pos += 1;
                     let mut args = Vec::new();
@@ -246,7 +276,10 @@ impl Parser {
                     Ok(Expr::Call(id, args))
                 }
                 _ if ROOTS.contains(&id.as_str()) => Ok(Expr::Root(id)),
-                _ => Err(format!("unknown name `{id}` (expressions start with one of: {})", ROOTS.join(", "))),
+                _ => Err(format!(
+                    "unknown name `{id}` (expressions start with one of: {})",
+                    ROOTS.join(", ")
+                )),
             },
             Tok::Sym(s) => Err(format!("unexpected `{s}`")),
         }
@@ -257,7 +290,9 @@ fn number(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
         Value::from(n as i64)
     } else {
-        Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null)
+        Number::from_f64(n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -269,7 +304,10 @@ pub fn parse(src: &str) -> Result<Expr, String> {
     let mut p = Parser { toks, pos: 0 };
     let e = p.binary(0)?;
     if p.pos != p.toks.len() {
-        return Err(format!("unexpected `{:?}` after the expression", p.toks[p.pos]));
+        return Err(format!(
+            "unexpected `{:?}` after the expression",
+            p.toks[p.pos]
+        ));
     }
     Ok(e)
 }
@@ -305,7 +343,9 @@ fn as_f64(v: &Value) -> Option<f64> {
 
 fn loose_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(_), Value::String(_)) | (Value::String(_), Value::Number(_)) => as_f64(a) == as_f64(b),
+        (Value::Number(_), Value::String(_)) | (Value::String(_), Value::Number(_)) => {
+            as_f64(a) == as_f64(b)
+        }
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         _ => a == b,
     }
@@ -318,8 +358,12 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
         Expr::Field(base, name) => {
             if let Expr::Root(r) = base.as_ref() {
                 match r.as_str() {
-                    "secret" => return Ok(scope.secret(name).map(Value::String).unwrap_or(Value::Null)),
-                    "properties" | "props" => return Ok(scope.property(name).unwrap_or(Value::Null)),
+                    "secret" => {
+                        return Ok(scope.secret(name).map(Value::String).unwrap_or(Value::Null))
+                    }
+                    "properties" | "props" => {
+                        return Ok(scope.property(name).unwrap_or(Value::Null))
+                    }
                     _ => {}
                 }
             }
@@ -352,7 +396,9 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
             match op {
                 Op::Eq => Value::Bool(loose_eq(&a, &b)),
                 Op::Ne => Value::Bool(!loose_eq(&a, &b)),
-                Op::Add if a.is_string() || b.is_string() => Value::String(to_text(&a) + &to_text(&b)),
+                Op::Add if a.is_string() || b.is_string() => {
+                    Value::String(to_text(&a) + &to_text(&b))
+                }
                 Op::Lt | Op::Le | Op::Gt | Op::Ge => {
                     let ord = match (as_f64(&a), as_f64(&b)) {
                         (Some(x), Some(y)) => x.partial_cmp(&y),
@@ -382,7 +428,10 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
             }
         }
         Expr::Call(f, args) => {
-            let vals = args.iter().map(|a| eval(a, scope)).collect::<Result<Vec<_>, _>>()?;
+            let vals = args
+                .iter()
+                .map(|a| eval(a, scope))
+                .collect::<Result<Vec<_>, _>>()?;
             let arg = |i: usize| vals.get(i).cloned().unwrap_or(Value::Null);
             match f.as_str() {
                 "exists" => Value::Bool(!arg(0).is_null()),
@@ -435,16 +484,27 @@ impl Template {
                     parts.push(Part::Text(std::mem::take(&mut text)));
                 }
                 let inner = &after[..end];
-                parts.push(Part::Expr(parse(inner).map_err(|e| format!("in `${{{inner}}}`: {e}"))?));
+                parts.push(Part::Expr(
+                    parse(inner).map_err(|e| format!("in `${{{inner}}}`: {e}"))?,
+                ));
                 rest = &after[end + 1..];
                 continue;
             }
-            let legacy = [("{$ctx:", 0u8), ("{uri.var.", 1), ("{wso2:vault-lookup(", 2)]
-                .into_iter()
-                .find(|(p, _)| rest.starts_with(p));
+            let legacy = [
+                ("{$ctx:", 0u8),
+                ("{uri.var.", 1),
+                ("{wso2:vault-lookup(", 2),
+            ]
+            .into_iter()
+            .find(|(p, _)| rest.starts_with(p));
             if let Some((prefix, kind)) = legacy {
-                let close = rest.find('}').ok_or_else(|| format!("`{prefix}` without its closing `}}`"))?;
-                let name = rest[prefix.len()..close].trim().trim_end_matches(')').trim_matches(['\'', '"']);
+                let close = rest
+                    .find('}')
+                    .ok_or_else(|| format!("`{prefix}` without its closing `}}`"))?;
+                let name = rest[prefix.len()..close]
+                    .trim()
+                    .trim_end_matches(')')
+                    .trim_matches(['\'', '"']);
                 if !text.is_empty() {
                     parts.push(Part::Text(std::mem::take(&mut text)));
                 }
@@ -543,7 +603,9 @@ mod tests {
     impl Scope for S {
         fn root(&self, name: &str) -> Option<Value> {
             match name {
-                "vars" => Some(json!({"tweet":{"payload":{"data":{"id":"42"}}},"n":3,"list":[1,2]})),
+                "vars" => {
+                    Some(json!({"tweet":{"payload":{"data":{"id":"42"}}},"n":3,"list":[1,2]}))
+                }
                 "payload" => Some(json!({"name":"x"})),
                 _ => None,
             }
@@ -580,7 +642,10 @@ mod tests {
         assert_eq!(ev("${vars.tweet.payload.data.id == 42}"), json!(true));
         assert_eq!(ev("${'a' + vars.n}"), json!("a3"));
         assert_eq!(ev("${(1 + 2) * 3 > 8}"), json!(true));
-        assert_eq!(ev("${exists(vars.nope) || length(vars.list) == 2}"), json!(true));
+        assert_eq!(
+            ev("${exists(vars.nope) || length(vars.list) == 2}"),
+            json!(true)
+        );
         assert_eq!(ev("${contains('hello', 'ell')}"), json!(true));
     }
 
@@ -597,15 +662,22 @@ mod tests {
     #[test]
     fn errors_are_reported() {
         assert!(Template::parse("${vars.x").is_err());
-        assert!(Template::parse("${bogus.x}").unwrap_err().contains("unknown name"));
+        assert!(Template::parse("${bogus.x}")
+            .unwrap_err()
+            .contains("unknown name"));
         assert!(Template::parse("${vars.x ==}").is_err());
-        assert!(Template::parse("${nope(1)}").unwrap_err().contains("unknown function"));
+        assert!(Template::parse("${nope(1)}")
+            .unwrap_err()
+            .contains("unknown function"));
     }
 
     #[test]
     fn json_splice() {
         let t = Template::parse(r#"{"id":"${vars.tweet.payload.data.id}","n":${vars.n}}"#).unwrap();
         let s = t.eval_json_splice(&S).unwrap();
-        assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), json!({"id":"42","n":3}));
+        assert_eq!(
+            serde_json::from_str::<Value>(&s).unwrap(),
+            json!({"id":"42","n":3})
+        );
     }
 }

@@ -50,7 +50,10 @@ pub enum VarType {
 #[derive(Debug, Clone)]
 pub enum Mediator {
     /// `<twitter.init>` inline: (re)configures its connection and makes it current.
-    Init { pos: Pos, params: Vec<(String, Template)> },
+    Init {
+        pos: Pos,
+        params: Vec<(String, Template)>,
+    },
     /// `<twitter.createTweet configKey=..>` and the other operations.
     Operation {
         pos: Pos,
@@ -60,19 +63,54 @@ pub enum Mediator {
         response_variable: Option<String>,
         overwrite_body: bool,
     },
-    Variable { pos: Pos, name: String, value: Option<Template>, var_type: VarType, remove: bool },
-    Property { pos: Pos, name: String, value: Option<Template>, scope: String, remove: bool },
-    Log { pos: Pos, category: String, full: bool, message: Option<Template>, props: Vec<(String, Template)> },
-    Filter { pos: Pos, condition: Condition, then: Vec<Mediator>, otherwise: Vec<Mediator> },
-    PayloadFactory { pos: Pos, format: Template, json: bool },
-    CallSequence { pos: Pos, key: String },
-    Respond { pos: Pos },
+    Variable {
+        pos: Pos,
+        name: String,
+        value: Option<Template>,
+        var_type: VarType,
+        remove: bool,
+    },
+    Property {
+        pos: Pos,
+        name: String,
+        value: Option<Template>,
+        scope: String,
+        remove: bool,
+    },
+    Log {
+        pos: Pos,
+        category: String,
+        full: bool,
+        message: Option<Template>,
+        props: Vec<(String, Template)>,
+    },
+    Filter {
+        pos: Pos,
+        condition: Condition,
+        then: Vec<Mediator>,
+        otherwise: Vec<Mediator>,
+    },
+    PayloadFactory {
+        pos: Pos,
+        format: Template,
+        json: bool,
+    },
+    CallSequence {
+        pos: Pos,
+        key: String,
+    },
+    Respond {
+        pos: Pos,
+    },
 }
 
 #[derive(Debug, Clone)]
 pub enum Condition {
     Expr(Template),
-    Regex { source: Template, regex: regex::Regex },
+    Regex {
+        source: Template,
+        regex: regex::Regex,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -210,7 +248,15 @@ fn top_level(cx: &Ctx, project: &mut Project, n: Node) -> Result<(), FlowError> 
             let key = cx.required_attr(n, "key")?.to_string();
             let init = elements(n)
                 .find(|c| c.tag_name().name() == format!("{}.init", cx.descriptor.name))
-                .ok_or_else(|| cx.err(n, format!("a connection local entry holds a <{}.init>", cx.descriptor.name)))?;
+                .ok_or_else(|| {
+                    cx.err(
+                        n,
+                        format!(
+                            "a connection local entry holds a <{}.init>",
+                            cx.descriptor.name
+                        ),
+                    )
+                })?;
             let params = operation_params(cx, init, "init")?.0;
             project.local_entries.insert(
                 key.clone(),
@@ -240,7 +286,14 @@ fn top_level(cx: &Ctx, project: &mut Project, n: Node) -> Result<(), FlowError> 
                 resources,
             });
         }
-        other => return Err(cx.err(n, format!("unknown top-level element <{other}> (expected sequence, localEntry or api)"))),
+        other => {
+            return Err(cx.err(
+                n,
+                format!(
+                    "unknown top-level element <{other}> (expected sequence, localEntry or api)"
+                ),
+            ))
+        }
     }
     Ok(())
 }
@@ -261,10 +314,19 @@ fn resource(cx: &Ctx, n: Node, api: &str) -> Result<Resource, FlowError> {
     let mut fault_sequence = None;
     for c in elements(n) {
         match c.tag_name().name() {
-            "inSequence" => in_sequence = Some(sequence(cx, c, Some(format!("{api}{uri_template}")))?),
-            "faultSequence" => fault_sequence = Some(sequence(cx, c, Some(format!("{api}{uri_template}:fault")))?),
+            "inSequence" => {
+                in_sequence = Some(sequence(cx, c, Some(format!("{api}{uri_template}")))?)
+            }
+            "faultSequence" => {
+                fault_sequence = Some(sequence(cx, c, Some(format!("{api}{uri_template}:fault")))?)
+            }
             "outSequence" => {}
-            other => return Err(cx.err(c, format!("unknown element <{other}> in <resource> (inSequence, faultSequence)"))),
+            other => {
+                return Err(cx.err(
+                    c,
+                    format!("unknown element <{other}> in <resource> (inSequence, faultSequence)"),
+                ))
+            }
         }
     }
     Ok(Resource {
@@ -311,8 +373,20 @@ fn operation_params(
     operation: &str,
 ) -> Result<(Vec<(String, Template)>, Option<String>, bool), FlowError> {
     let op = cx.descriptor.operation(operation).ok_or_else(|| {
-        let names: Vec<&str> = cx.descriptor.operations.iter().map(|o| o.name.as_str()).collect();
-        cx.err(n, format!("`{operation}` is not an operation of the {} connector ({})", cx.descriptor.name, names.join(", ")))
+        let names: Vec<&str> = cx
+            .descriptor
+            .operations
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect();
+        cx.err(
+            n,
+            format!(
+                "`{operation}` is not an operation of the {} connector ({})",
+                cx.descriptor.name,
+                names.join(", ")
+            ),
+        )
     })?;
     let mut params = Vec::new();
     let mut response_variable = None;
@@ -349,17 +423,29 @@ fn operation_params(
         } else if op.parameters.iter().any(|p| p.name == a.name()) {
             params.push((a.name().to_string(), cx.template(n, a.value())?));
         } else {
-            return Err(cx.err(n, format!("`{}` is not a parameter of {operation}", a.name())));
+            return Err(cx.err(
+                n,
+                format!("`{}` is not a parameter of {operation}", a.name()),
+            ));
         }
     }
     for p in op.parameters.iter().filter(|p| p.required) {
         if !params.iter().any(|(name, _)| name == &p.name) {
-            return Err(cx.err(n, format!("{operation} requires the parameter `{}` ({})", p.name, p.description)));
+            return Err(cx.err(
+                n,
+                format!(
+                    "{operation} requires the parameter `{}` ({})",
+                    p.name, p.description
+                ),
+            ));
         }
     }
     if let Some(v) = &response_variable {
         if v.is_empty() || !v.chars().all(|c| c.is_alphanumeric() || c == '_') {
-            return Err(cx.err(n, "`responseVariable` must be a name of letters, digits and `_`"));
+            return Err(cx.err(
+                n,
+                "`responseVariable` must be a name of letters, digits and `_`",
+            ));
         }
     }
     Ok((params, response_variable, overwrite_body))
@@ -514,13 +600,25 @@ pub fn check_references(project: &Project) -> Result<(), FlowError> {
     fn walk(project: &Project, body: &[Mediator]) -> Result<(), FlowError> {
         for m in body {
             match m {
-                Mediator::Operation { pos, config_key: Some(k), .. } if !project.local_entries.contains_key(k) => {
-                    return Err(FlowError { pos: pos.clone(), message: format!("configKey `{k}` names no <localEntry>") });
+                Mediator::Operation {
+                    pos,
+                    config_key: Some(k),
+                    ..
+                } if !project.local_entries.contains_key(k) => {
+                    return Err(FlowError {
+                        pos: pos.clone(),
+                        message: format!("configKey `{k}` names no <localEntry>"),
+                    });
                 }
                 Mediator::CallSequence { pos, key } if !project.sequences.contains_key(key) => {
-                    return Err(FlowError { pos: pos.clone(), message: format!("no sequence named `{key}`") });
+                    return Err(FlowError {
+                        pos: pos.clone(),
+                        message: format!("no sequence named `{key}`"),
+                    });
                 }
-                Mediator::Filter { then, otherwise, .. } => {
+                Mediator::Filter {
+                    then, otherwise, ..
+                } => {
                     walk(project, then)?;
                     walk(project, otherwise)?;
                 }
@@ -539,7 +637,10 @@ pub fn check_references(project: &Project) -> Result<(), FlowError> {
     for s in all {
         if let Some(e) = &s.on_error {
             if !project.sequences.contains_key(e) {
-                return Err(FlowError { pos: s.pos.clone(), message: format!("onError names no sequence `{e}`") });
+                return Err(FlowError {
+                    pos: s.pos.clone(),
+                    message: format!("onError names no sequence `{e}`"),
+                });
             }
         }
         walk(project, &s.body)?;

@@ -25,8 +25,16 @@ const MAX_REQUEST_BODY: usize = 1 << 20;
 /// Matches `path` against a uri-template like `/tweets/{id}`; `/*` matches any rest.
 fn match_template(template: &str, path: &str) -> Option<Map<String, Value>> {
     let template = template.split('?').next().unwrap_or("/");
-    let t: Vec<&str> = template.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    let p: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let t: Vec<&str> = template
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let p: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut params = Map::new();
     for (i, seg) in t.iter().enumerate() {
         if *seg == "*" {
@@ -43,7 +51,9 @@ fn match_template(template: &str, path: &str) -> Option<Map<String, Value>> {
 }
 
 fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn query_params(q: Option<&str>) -> Map<String, Value> {
@@ -52,7 +62,11 @@ fn query_params(q: Option<&str>) -> Map<String, Value> {
         .collect()
 }
 
-fn json_response(status: u16, body: &Value, headers: &[(String, String)]) -> hyper::Response<Full<Bytes>> {
+fn json_response(
+    status: u16,
+    body: &Value,
+    headers: &[(String, String)],
+) -> hyper::Response<Full<Bytes>> {
     let mut b = hyper::Response::builder()
         .status(status)
         .header("content-type", "application/json");
@@ -76,7 +90,11 @@ fn fault_status(f: &Fault) -> u16 {
     }
 }
 
-fn find<'a>(integrator: &'a Integrator, method: &str, path: &str) -> Result<(&'a Resource, Map<String, Value>), u16> {
+fn find<'a>(
+    integrator: &'a Integrator,
+    method: &str,
+    path: &str,
+) -> Result<(&'a Resource, Map<String, Value>), u16> {
     let mut path_matched = false;
     for api in &integrator.project.apis {
         let Some(rest) = path.strip_prefix(api.context.as_str()) else {
@@ -97,18 +115,31 @@ fn find<'a>(integrator: &'a Integrator, method: &str, path: &str) -> Result<(&'a
     Err(if path_matched { 405 } else { 404 })
 }
 
-async fn handle(integrator: Arc<Integrator>, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn handle(
+    integrator: Arc<Integrator>,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let (resource, path_params) = match find(&integrator, parts.method.as_str(), &path) {
         Ok(found) => found,
         Err(status) => {
-            return json_response(status, &json!({"error": {"kind": "no-resource", "message": format!("no resource for {} {path}", parts.method)}}), &[])
+            return json_response(
+                status,
+                &json!({"error": {"kind": "no-resource", "message": format!("no resource for {} {path}", parts.method)}}),
+                &[],
+            )
         }
     };
     let bytes = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return json_response(413, &json!({"error": {"kind": "too-large", "message": "request body over 1 MiB"}}), &[]),
+        Err(_) => {
+            return json_response(
+                413,
+                &json!({"error": {"kind": "too-large", "message": "request body over 1 MiB"}}),
+                &[],
+            )
+        }
     };
     let payload = if bytes.is_empty() {
         Value::Null
@@ -124,7 +155,12 @@ async fn handle(integrator: Arc<Integrator>, req: hyper::Request<Incoming>) -> h
             .headers
             .iter()
             .filter(|(k, _)| *k != http::header::AUTHORIZATION && *k != http::header::COOKIE)
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), Value::String(v.to_str().ok()?.to_string()))))
+            .filter_map(|(k, v)| {
+                Some((
+                    k.as_str().to_string(),
+                    Value::String(v.to_str().ok()?.to_string()),
+                ))
+            })
             .collect(),
         path_params,
         query_params: query_params(parts.uri.query()),
@@ -132,10 +168,18 @@ async fn handle(integrator: Arc<Integrator>, req: hyper::Request<Incoming>) -> h
     };
     tracing::info!(target: "integrator::serve", method = %parts.method, path, "request");
     match integrator
-        .run_with_handler(&resource.in_sequence, resource.fault_sequence.as_ref(), &mut msg)
+        .run_with_handler(
+            &resource.in_sequence,
+            resource.fault_sequence.as_ref(),
+            &mut msg,
+        )
         .await
     {
-        Ok(()) => json_response(msg.status().unwrap_or(200), &msg.payload, &msg.response_headers),
+        Ok(()) => json_response(
+            msg.status().unwrap_or(200),
+            &msg.payload,
+            &msg.response_headers,
+        ),
         Err(fault) => {
             eprintln!("{}", integrator.redactor.redact(&fault.to_string()));
             json_response(
@@ -194,7 +238,12 @@ pub fn describe_routes(integrator: &Integrator, addr: SocketAddr) -> Vec<String>
     let mut out = Vec::new();
     for api in &integrator.project.apis {
         for r in &api.resources {
-            out.push(format!("{} http://{addr}{}{}", r.methods.join(","), api.context, r.uri_template));
+            out.push(format!(
+                "{} http://{addr}{}{}",
+                r.methods.join(","),
+                api.context,
+                r.uri_template
+            ));
         }
     }
     out

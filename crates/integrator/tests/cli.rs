@@ -1,0 +1,551 @@
+//! End to end through the `integrator` binary: example flows run and served
+//! against the sandbox or a simulator on loopback, with the built component.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use x_sim::{endpoint, Simulator};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn integrator() -> Command {
+    assert!(
+        root().join("dist/twitter-connector.wasm").exists(),
+        "dist/twitter-connector.wasm is missing: run ./build.sh first (the README's test command does)"
+    );
+    let mut c = Command::new(env!("CARGO_BIN_EXE_integrator"));
+    c.current_dir(root())
+        .env("INTEGRATOR_CONNECTOR", root().join("connector.xml"))
+        .env("XDG_CACHE_HOME", root().join("target/test-cli-cache"))
+        .env_remove("INTEGRATOR_LOG")
+        .stdin(Stdio::null());
+    for k in [
+        "X_API_URL",
+        "X_CLIENT_ID",
+        "X_ACCESS_TOKEN",
+        "X_REFRESH_TOKEN",
+        "X_TIMEOUT",
+        "X_CLIENT_SECRET",
+    ] {
+        c.env_remove(k);
+    }
+    c
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = integrator();
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("integrator runs")
+}
+
+fn stdout_json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn main_job_runs_against_the_sandbox() {
+    let o = run(&["run", "--sandbox", "examples/main.xml"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = stdout_json(&o);
+    assert_eq!(v["user"]["username"], "sandbox_dev");
+    assert_eq!(v["deleted"], true);
+    assert!(v["tweet"]["id"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .all(|c| c.is_ascii_digit()));
+    assert!(
+        stderr(&o).contains("signed in as @sandbox_dev"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_packaged_zip_loads_too() {
+    let zip = std::fs::read_dir(root().join("dist"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .expect("build.sh packages a zip");
+    let o = run(
+        &[
+            "run",
+            "--sandbox",
+            "--connector",
+            zip.to_str().unwrap(),
+            "examples/operations.xml",
+            "--sequence",
+            "get_me",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout_json(&o)["data"]["username"], "sandbox_dev");
+}
+
+/// A simulator on its own runtime thread, for runs that are not `--sandbox`.
+struct LiveSim {
+    sim: Simulator,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl LiveSim {
+    fn start() -> LiveSim {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sim = rt.block_on(Simulator::start()).unwrap();
+        sim.add_client("cli-client", None);
+        LiveSim { sim, _rt: rt }
+    }
+}
+
+#[test]
+fn each_operation_against_a_simulator_with_tokens_from_the_environment() {
+    let live = LiveSim::start();
+    let pair = live.sim.issue_tokens("cli-client");
+    let url = live.sim.url();
+    let env = [
+        ("X_API_URL", url.as_str()),
+        ("X_CLIENT_ID", "cli-client"),
+        ("X_ACCESS_TOKEN", pair.access_token.as_str()),
+        ("X_REFRESH_TOKEN", pair.refresh_token.as_str()),
+    ];
+    let o = run(
+        &[
+            "run",
+            "examples/operations.xml",
+            "--sequence",
+            "get_me",
+            "-vv",
+        ],
+        &env,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let me = stdout_json(&o);
+    assert_eq!(me["data"]["username"], "sandbox_dev");
+    assert_eq!(me["includes"]["tweets"][0]["text"], "pinned");
+    // -vv tracing is on, and still no token appears anywhere.
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(all.contains("integrator"), "tracing printed something");
+    assert!(!all.contains(&pair.access_token) && !all.contains(&pair.refresh_token));
+
+    let o = run(
+        &[
+            "run",
+            "examples/operations.xml",
+            "--sequence",
+            "create_tweet",
+            "--var",
+            "text=from the cli",
+            "--var",
+            r#"poll={"options":["a","b"],"duration_minutes":30}"#,
+        ],
+        &env,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tweet = stdout_json(&o);
+    let id = tweet["data"]["id"].as_str().unwrap().to_string();
+    let sent = live.sim.stats().tweet_bodies.last().cloned().unwrap();
+    assert_eq!(sent["text"], "from the cli");
+    assert_eq!(sent["poll"]["duration_minutes"], 30);
+
+    let o = run(
+        &[
+            "run",
+            "examples/operations.xml",
+            "--sequence",
+            "delete_tweet",
+            "--var",
+            &format!("id={id}"),
+        ],
+        &env,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d = stdout_json(&o);
+    assert_eq!(d["deleted"], true);
+    assert_eq!(d["status"], 200);
+    let s = live.sim.stats();
+    assert_eq!(s.requests_to(endpoint::DELETE_TWEET), 1);
+    assert_eq!(s.requests_to(endpoint::GET_ME), 1);
+}
+
+#[test]
+fn secrets_in_log_lines_are_redacted() {
+    let dir = tempdir();
+    let flow = dir.join("log-secret.xml");
+    std::fs::write(
+        &flow,
+        r#"<sequence name="main">
+  <log><message>token=${secret.X_ACCESS_TOKEN} client=${env.X_CLIENT_ID}</message></log>
+  <payloadFactory media-type="json"><format>{"ok": true}</format></payloadFactory>
+</sequence>"#,
+    )
+    .unwrap();
+    let o = run(
+        &["run", flow.to_str().unwrap()],
+        &[
+            ("X_ACCESS_TOKEN", "very-secret-access-token"),
+            ("X_CLIENT_ID", "public-id"),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("very-secret-access-token"), "{err}");
+    assert!(err.contains("token=******** client=public-id"), "{err}");
+}
+
+#[test]
+fn faults_are_caught_by_on_error_or_end_the_run() {
+    let o = run(
+        &[
+            "run",
+            "--sandbox",
+            "examples/faults.xml",
+            "--sequence",
+            "duplicate",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = stdout_json(&o);
+    assert_eq!(v["caught"]["kind"], "forbidden");
+    assert_eq!(v["caught"]["problem"]["kind"], "duplicate-content");
+    assert_eq!(v["caught"]["status"], 403);
+    assert!(v["caught"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("duplicate content"));
+    assert_eq!(v["advice"], "change the text: X refuses duplicates");
+
+    let o = run(
+        &[
+            "run",
+            "--sandbox",
+            "examples/faults.xml",
+            "--sequence",
+            "invalid",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = stdout_json(&o);
+    assert_eq!(v["caught"]["kind"], "invalid-input");
+    assert_eq!(v["caught"]["parameter"], "id");
+
+    let o = run(
+        &[
+            "run",
+            "--sandbox",
+            "examples/faults.xml",
+            "--sequence",
+            "uncaught",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("uncaught fault"), "{err}");
+    assert!(
+        err.contains("examples/faults.xml:34: <twitter.deleteTweet>"),
+        "{err}"
+    );
+    assert!(err.contains("not-found"), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn a_host_outside_the_allowlist_is_denied_and_logged() {
+    let o = run(
+        &[
+            "run",
+            "--sandbox",
+            "--allow-host",
+            "api.x.com",
+            "examples/faults.xml",
+            "--sequence",
+            "get_me",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = stdout_json(&o);
+    assert_eq!(v["caught"]["kind"], "transport");
+    assert_eq!(v["caught"]["transport"], "denied");
+    let err = stderr(&o);
+    assert!(err.contains("denied"), "{err}");
+    assert!(err.contains("outside the allowed hosts"), "{err}");
+}
+
+#[test]
+fn a_silent_server_times_out_within_the_connection_timeout() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let _hold = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().take(4).flatten() {
+            held.push(s);
+        }
+        std::thread::sleep(Duration::from_secs(10));
+    });
+    let started = Instant::now();
+    let o = run(
+        &["run", "examples/faults.xml", "--sequence", "get_me"],
+        &[
+            ("X_API_URL", &url),
+            ("X_TIMEOUT", "500"),
+            ("X_CLIENT_ID", "c"),
+            ("X_ACCESS_TOKEN", "token-never-answered"),
+        ],
+    );
+    let took = started.elapsed();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = stdout_json(&o);
+    assert_eq!(v["caught"]["kind"], "transport");
+    assert_eq!(v["caught"]["transport"], "timeout", "{v}");
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+}
+
+fn tempdir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "integrator-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn malformed_flows_are_refused_with_file_line_and_element() {
+    let dir = tempdir();
+    let cases = [
+        (
+            "<sequence name=\"main\">\n  <twitter.init><clientId>c</clientId></twitter.init>\n  <twitter.createTweet>\n    <txt>hello</txt>\n  </twitter.createTweet>\n</sequence>",
+            ":4: <txt>",
+            "not a parameter of createTweet",
+        ),
+        ("<sequence name=\"main\">\n\n  <twitter.deleteTweet/>\n</sequence>", ":3: <twitter.deleteTweet>", "requires the parameter `id`"),
+        ("<sequence name=\"main\">\n  <twitter.retweet/>\n</sequence>", ":2: <twitter.retweet>", "not an operation"),
+        ("<sequence name=\"main\">\n  <send/>\n</sequence>", ":2: <send>", "unknown element"),
+        ("<sequence name=\"main\">\n  <log><message>${vars.x ==}</message></log>\n</sequence>", ":2: <message>", "in `${vars.x ==}`"),
+        ("<sequence name=\"main\">\n  <twitter.getMe configKey=\"NOPE\"/>\n</sequence>", ":2: <twitter.getMe>", "configKey `NOPE`"),
+        ("<sequence name=\"main\">\n  <log>\n</sequence>", ":3:", "not well-formed"),
+        ("<sequence name=\"main\" onError=\"missing\">\n</sequence>", ":1: <sequence>", "onError names no sequence"),
+    ];
+    for (i, (xml, at, message)) in cases.iter().enumerate() {
+        let f = dir.join(format!("bad{i}.xml"));
+        std::fs::write(&f, xml).unwrap();
+        let o = run(&["run", "--sandbox", f.to_str().unwrap()], &[]);
+        assert_eq!(o.status.code(), Some(2), "case {i}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(&format!("bad{i}.xml{at}")), "case {i}: {err}");
+        assert!(err.contains(message), "case {i}: {err}");
+        assert!(
+            !err.contains("sandbox: connection"),
+            "case {i}: nothing ran: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_descriptor_that_does_not_match_the_component_is_refused() {
+    let dir = tempdir();
+    let xml = std::fs::read_to_string(root().join("connector.xml")).unwrap().replace(
+        "<operation name=\"deleteTweet\" export=\"delete-tweet\"",
+        "<operation name=\"likeTweet\" export=\"like-tweet\"><parameter name=\"id\" required=\"true\"/></operation>\n<operation name=\"deleteTweet\" export=\"delete-tweet\"",
+    )
+    .replace("wasm=\"dist/twitter-connector.wasm\"", &format!("wasm=\"{}\"", root().join("dist/twitter-connector.wasm").display()));
+    let descriptor = dir.join("connector.xml");
+    std::fs::write(&descriptor, xml).unwrap();
+    let o = run(
+        &[
+            "check",
+            "--connector",
+            descriptor.to_str().unwrap(),
+            "examples/main.xml",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("likeTweet (export `like-tweet`)"), "{err}");
+    let o = run(&["check", "examples/main.xml", "examples/api.xml"], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A served API, stopped with SIGTERM when dropped.
+struct Served {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Served {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Served {
+        let mut c = integrator();
+        c.arg("serve")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let mut child = c.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("serve printed its address").unwrap();
+            if let Some(a) = line.strip_prefix("integrator: listening on http://") {
+                break a.to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Served { child, addr }
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Vec<(String, String)>, Value) {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+            .collect();
+        (
+            status,
+            headers,
+            serde_json::from_str(body).unwrap_or(Value::Null),
+        )
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+#[test]
+fn serve_answers_each_operation_and_stops_on_sigterm() {
+    let served = Served::start(&["--sandbox", "examples/api.xml"], &[]);
+    let (status, _, me) = served.request("GET", "/x/me?fields=created_at", None);
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["data"]["username"], "sandbox_dev");
+    assert!(me["data"]["created_at"].is_string());
+
+    let (status, headers, tweet) =
+        served.request("POST", "/x/tweets", Some(r#"{"text":"served"}"#));
+    assert_eq!(status, 201, "{tweet}");
+    let id = tweet["id"].as_str().unwrap().to_string();
+    assert!(
+        headers.contains(&("location".into(), format!("/x/tweets/{id}"))),
+        "{headers:?}"
+    );
+
+    let (status, _, dup) = served.request("POST", "/x/tweets", Some(r#"{"text":"served"}"#));
+    assert_eq!(status, 403, "{dup}");
+    assert_eq!(dup["error"]["kind"], "forbidden");
+
+    let (status, _, bad) = served.request("DELETE", "/x/tweets/not-an-id", None);
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["error"]["kind"], "invalid-input");
+
+    let (status, _, deleted) = served.request("DELETE", &format!("/x/tweets/{id}"), None);
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["data"]["deleted"], true);
+
+    let (status, _, _) = served.request("GET", "/x/nowhere", None);
+    assert_eq!(status, 404);
+    let (status, _, _) = served.request("PUT", "/x/me", None);
+    assert_eq!(status, 405);
+    assert!(served.stop().success());
+}
+
+#[test]
+fn served_requests_reuse_one_connection_to_x() {
+    let live = LiveSim::start();
+    let pair = live.sim.issue_tokens("cli-client");
+    let url = live.sim.url();
+    let served = Served::start(
+        &["examples/api.xml"],
+        &[
+            ("X_API_URL", &url),
+            ("X_CLIENT_ID", "cli-client"),
+            ("X_REFRESH_TOKEN", &pair.refresh_token),
+        ],
+    );
+    for _ in 0..50 {
+        let (status, _, me) = served.request("GET", "/x/me", None);
+        assert_eq!(status, 200, "{me}");
+    }
+    let s = live.sim.stats();
+    assert_eq!(s.requests_to(endpoint::GET_ME), 50);
+    assert_eq!(s.refreshes, 1, "one long-lived instance holds the tokens");
+    assert_eq!(
+        s.connections, 1,
+        "one keep-alive connection for the token call and 50 API calls"
+    );
+    assert!(served.stop().success());
+}

@@ -1,0 +1,137 @@
+//! The host library with the built component: connection pooling over
+//! plain HTTP and TLS, the compiled-component cache, and the descriptor.
+
+use std::path::PathBuf;
+
+use integrator::bindings::exports::wso2::twitter::connector as wit;
+use integrator::{LoadKind, Runtime, RuntimeOptions};
+use x_sim::{endpoint, Simulator};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn wasm() -> Vec<u8> {
+    std::fs::read(root().join("dist/twitter-connector.wasm")).expect(
+        "dist/twitter-connector.wasm: run ./build.sh first (the README's test command does)",
+    )
+}
+
+fn config(sim: &Simulator, refresh: &str) -> wit::ConnectionConfig {
+    wit::ConnectionConfig {
+        connection_name: Some("pool".into()),
+        api_url: Some(sim.url()),
+        timeout: Some(5_000),
+        client_id: "pool-client".into(),
+        client_secret: None,
+        access_token: None,
+        refresh_token: Some(refresh.into()),
+    }
+}
+
+fn me() -> wit::GetMeRequest {
+    wit::GetMeRequest {
+        expansions: vec![],
+        tweet_fields: vec![],
+        user_fields: vec![],
+    }
+}
+
+async fn thousand_calls_one_connection(sim: Simulator) {
+    sim.add_client("pool-client", None);
+    let pair = sim.issue_tokens("pool-client");
+    let runtime = Runtime::new(RuntimeOptions {
+        extra_roots_pem: sim.cert_pem().map(str::to_string),
+        cache_dir: Some(root().join("target/test-component-cache")),
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    let loaded = runtime.load_bytes(&wasm()).unwrap();
+    let mut c = runtime.instantiate(&loaded).await.unwrap();
+    c.init(&config(&sim, &pair.refresh_token)).await.unwrap();
+    for i in 0..1000 {
+        c.get_me(&me())
+            .await
+            .unwrap_or_else(|e| panic!("call {i}: {e}"));
+    }
+    let s = sim.stats();
+    assert_eq!(s.requests_to(endpoint::GET_ME), 1000);
+    assert_eq!(s.refreshes, 1);
+    assert_eq!(
+        s.connections, 1,
+        "keep-alive: one connection (and handshake) for 1001 requests"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_sequential_calls_open_one_connection() {
+    thousand_calls_one_connection(Simulator::start().await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_too_with_a_private_root() {
+    thousand_calls_one_connection(Simulator::start_tls().await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_a_tls_error() {
+    let sim = Simulator::start_tls().await.unwrap();
+    sim.add_client("pool-client", None);
+    let pair = sim.issue_tokens("pool-client");
+    // No extra root: the simulator's self-signed certificate is not trusted.
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: None,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    let loaded = runtime.load_bytes(&wasm()).unwrap();
+    let mut c = runtime.instantiate(&loaded).await.unwrap();
+    c.init(&config(&sim, &pair.refresh_token)).await.unwrap();
+    match c.get_me(&me()).await.unwrap_err() {
+        integrator::CallError::Connector(e) => {
+            assert_eq!(integrator::errors::kind(&e), "transport");
+            let d = integrator::errors::describe(&e);
+            assert!(d.contains("(tls)"), "{d}");
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(
+        sim.stats().total_requests(),
+        0,
+        "nothing was sent over the untrusted connection"
+    );
+}
+
+#[test]
+fn the_compiled_component_is_cached_on_disk() {
+    let dir = std::env::temp_dir().join(format!("integrator-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = || RuntimeOptions {
+        cache_dir: Some(dir.clone()),
+        ..RuntimeOptions::default()
+    };
+    let first = Runtime::new(opts()).unwrap().load_bytes(&wasm()).unwrap();
+    assert_eq!(first.load_kind, LoadKind::Compiled);
+    let second = Runtime::new(opts()).unwrap().load_bytes(&wasm()).unwrap();
+    assert_eq!(second.load_kind, LoadKind::Cached);
+    assert_eq!(first.hash, second.hash);
+    for f in ["init", "create-tweet", "delete-tweet", "get-me", "invoke"] {
+        assert!(second.exports.iter().any(|e| e == f), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_descriptor_maps_every_operation_to_an_export() {
+    let package = integrator::descriptor::load(&root().join("connector.xml")).unwrap();
+    let runtime = Runtime::new(RuntimeOptions::default()).unwrap();
+    let loaded = runtime.load_bytes(&package.wasm).unwrap();
+    integrator::descriptor::check_against(&package.descriptor, &loaded.exports).unwrap();
+    let names: Vec<&str> = package
+        .descriptor
+        .operations
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["init", "createTweet", "deleteTweet", "getMe"]);
+}

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder,
+    UpdateDeadline,
+};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::WasiHttpCtx;
 
@@ -27,6 +30,8 @@ use crate::vault::{MemoryVault, TokenVault};
 /// Guest linear memory cap.
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Instances the pool holds at once (one per connection, plus headroom).
+const POOL_INSTANCES: u32 = 128;
 
 #[derive(Clone)]
 pub struct RuntimeOptions {
@@ -121,7 +126,25 @@ impl Runtime {
     pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| anyhow!("{e}"))?;
+        // Fresh instances come from a pool of pre-reserved slots: instantiation
+        // is a few page-table updates instead of mmap calls per memory.
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 8)
+            .total_memories(POOL_INSTANCES * 2)
+            .total_tables(POOL_INSTANCES * 8)
+            .total_stacks(POOL_INSTANCES)
+            .max_memory_size(options.memory_limit);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = match Engine::new(&config) {
+            Ok(e) => e,
+            Err(e) => {
+                // A host that cannot reserve the pool's address space still runs.
+                tracing::warn!(target: "integrator", "pooling allocator unavailable ({e}); allocating on demand");
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&config).map_err(|e| anyhow!("{e}"))?
+            }
+        };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e}"))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)

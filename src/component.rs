@@ -113,11 +113,16 @@ impl HttpClient for WasiHttp {
         let (parts, body) = request.into_parts();
         let other = |what: &str| transport(TransportKind::Other, what.to_string());
         // Fields first, then the request that takes ownership of them.
-        let headers: Vec<(String, Vec<u8>)> = parts
+        let mut headers: Vec<(String, Vec<u8>)> = parts
             .headers
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
             .collect();
+        // A known length lets the host send head and body in one write
+        // instead of chunked encoding with a separate terminating chunk.
+        if !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+            headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+        }
         let fields = Fields::from_list(&headers)
             .map_err(|e| transport(TransportKind::Other, format!("header refused: {e:?}")))?;
         let req = OutgoingRequest::new(fields);

@@ -52,11 +52,13 @@ async fn native(sim: &Simulator, token: &str, calls: usize) -> Measured {
         for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem.as_bytes()) {
             roots.add(cert.unwrap()).unwrap();
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         builder = builder.use_preconfigured_tls(tls);
     }
     let client = builder.build().unwrap();
@@ -78,7 +80,12 @@ async fn native(sim: &Simulator, token: &str, calls: usize) -> Measured {
     }
 }
 
-async fn connector(runtime: &Runtime, loaded: &integrator::LoadedConnector, sim: &Simulator, calls: usize) -> Measured {
+async fn connector(
+    runtime: &Runtime,
+    loaded: &integrator::LoadedConnector,
+    sim: &Simulator,
+    calls: usize,
+) -> Measured {
     let pair = sim.issue_tokens("bench");
     let mut c = runtime.instantiate(loaded).await.unwrap();
     c.init(&wit::ConnectionConfig {
@@ -119,79 +126,134 @@ fn us(d: Duration) -> String {
 fn main() {
     // reqwest's rustls build takes the process-wide crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let calls: usize = std::env::var("BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-    let wasm_path = root().join("dist/twitter-connector.wasm");
-    let wasm = std::fs::read(&wasm_path).expect("dist/twitter-connector.wasm: run ./build.sh first");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let plain = Simulator::start().await.unwrap();
-        let tls = Simulator::start_tls().await.unwrap();
-        for s in [&plain, &tls] {
-            s.add_client("bench", None);
-        }
-        // Compile (no cache), then load from the disk cache.
-        let cache = std::env::temp_dir().join(format!("integrator-bench-cache-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&cache);
-        let options = RuntimeOptions {
-            extra_roots_pem: tls.cert_pem().map(str::to_string),
-            cache_dir: Some(cache.clone()),
-            ..RuntimeOptions::default()
+    let calls: usize = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let wasm = std::fs::read(root().join("dist/twitter-connector.wasm"))
+        .expect("dist/twitter-connector.wasm: run ./build.sh first");
+
+    println!("getMe, {calls} sequential calls per row after 100 warm-up calls; simulator on loopback, keep-alive, same process");
+    println!();
+    println!("| tokio runtime | transport | native reqwest (mean / median) | runtime + component (mean / median) | ratio (mean) |");
+    println!("|---|---|---|---|---|");
+    let mut ratios = Vec::new();
+    let mut load = None;
+    for flavor in ["current-thread", "multi-thread (2 workers)"] {
+        let rt = if flavor == "current-thread" {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
         };
-        let compiled = Runtime::new(options.clone()).unwrap().load_bytes(&wasm).unwrap();
-        let runtime = Runtime::new(options).unwrap();
-        let loaded = runtime.load_bytes(&wasm).unwrap();
-        assert_eq!(loaded.load_kind, integrator::LoadKind::Cached);
-        let _ = std::fs::remove_dir_all(&cache);
-
-        let mut inst_times = Vec::new();
-        for _ in 0..50 {
-            let t = Instant::now();
-            let i = runtime.instantiate(&loaded).await.unwrap();
-            inst_times.push(t.elapsed());
-            drop(i);
-        }
-
-        let mut rows = Vec::new();
-        for (name, sim) in [("plain HTTP", &plain), ("TLS", &tls)] {
-            let token = sim.issue_tokens("bench").access_token;
-            let n = native(sim, &token, calls).await;
-            let c = connector(&runtime, &loaded, sim, calls).await;
-            rows.push((name, n, c));
-        }
-
-        println!("getMe, {calls} sequential calls per row, loopback, keep-alive (after 100 warm-up calls)");
-        println!("| transport | native reqwest (mean / median) | runtime + component (mean / median) | ratio (mean) |");
-        println!("|---|---|---|---|");
+        let wasm = wasm.clone();
+        // Measured inside a task, as `serve` runs requests.
+        let (rows, figures) =
+            rt.block_on(async move { tokio::spawn(measure(calls, wasm)).await.unwrap() });
         for (name, n, c) in &rows {
+            let ratio = c.mean.as_secs_f64() / n.mean.as_secs_f64();
             println!(
-                "| {name} | {} / {} | {} / {} | {:.2}× |",
+                "| {flavor} | {name} | {} / {} | {} / {} | {ratio:.2}× |",
                 us(n.mean),
                 us(n.median),
                 us(c.mean),
-                us(c.median),
-                c.mean.as_secs_f64() / n.mean.as_secs_f64()
+                us(c.median)
             );
+            ratios.push((
+                format!("{flavor}, {name}"),
+                ratio,
+                c.mean.saturating_sub(n.mean),
+            ));
         }
-        println!();
-        println!("| measure | value |");
-        println!("|---|---|");
-        println!("| component size | {} KiB |", wasm.len() / 1024);
-        println!("| compile (cranelift, no cache) | {:.1} ms |", compiled.load_time.as_secs_f64() * 1e3);
-        println!("| load from the disk cache | {:.2} ms |", loaded.load_time.as_secs_f64() * 1e3);
-        println!("| instantiate (pooling allocator, median of 50) | {} |", us(median(inst_times)));
-        println!("| peak RSS of the bench process | {} MiB |", peak_rss_kib() / 1024);
-        let (plain_ratio, tls_ratio) = (
-            rows[0].2.mean.as_secs_f64() / rows[0].1.mean.as_secs_f64(),
-            rows[1].2.mean.as_secs_f64() / rows[1].1.mean.as_secs_f64(),
+        load.get_or_insert(figures);
+    }
+    let (compiled, cached, instantiate) = load.unwrap();
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| component size | {} KiB |", wasm.len() / 1024);
+    println!(
+        "| compile (cranelift, no cache) | {:.1} ms |",
+        compiled.as_secs_f64() * 1e3
+    );
+    println!(
+        "| load from the disk cache | {:.2} ms |",
+        cached.as_secs_f64() * 1e3
+    );
+    println!(
+        "| instantiate (pooling allocator, median of 50) | {} |",
+        us(instantiate)
+    );
+    println!(
+        "| peak RSS of the bench process | {} MiB |",
+        peak_rss_kib() / 1024
+    );
+    println!();
+    for (name, r, extra) in ratios {
+        let verdict = if r <= 1.3 { "within" } else { "above" };
+        println!(
+            "{name}: {r:.2}x the native client ({} more per call), {verdict} the 1.3x target",
+            us(extra)
         );
-        let target = 1.3;
-        println!();
-        for (name, r) in [("plain HTTP", plain_ratio), ("TLS", tls_ratio)] {
-            println!(
-                "{name}: {:.2}× the native client: {}",
-                r,
-                if r <= target { "within the 1.3× target" } else { "ABOVE the 1.3× target" }
-            );
-        }
-    });
+    }
+}
+
+type Rows = Vec<(&'static str, Measured, Measured)>;
+
+async fn measure(calls: usize, wasm: Vec<u8>) -> (Rows, (Duration, Duration, Duration)) {
+    let plain = Simulator::start().await.unwrap();
+    let tls = Simulator::start_tls().await.unwrap();
+    for s in [&plain, &tls] {
+        s.add_client("bench", None);
+    }
+    // Compile (no cache), then load from the disk cache.
+    let cache = std::env::temp_dir().join(format!("integrator-bench-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let options = RuntimeOptions {
+        extra_roots_pem: tls.cert_pem().map(str::to_string),
+        cache_dir: Some(cache.clone()),
+        ..RuntimeOptions::default()
+    };
+    let compiled = Runtime::new(options.clone())
+        .unwrap()
+        .load_bytes(&wasm)
+        .unwrap();
+    let runtime = Runtime::new(options).unwrap();
+    let loaded = runtime.load_bytes(&wasm).unwrap();
+    assert_eq!(loaded.load_kind, integrator::LoadKind::Cached);
+    let _ = std::fs::remove_dir_all(&cache);
+
+    let mut inst_times = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let i = runtime.instantiate(&loaded).await.unwrap();
+        inst_times.push(t.elapsed());
+        drop(i);
+    }
+
+    let mut rows = Vec::new();
+    // BENCH_ONLY=native|connector runs one side (for profiling).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    for (name, sim) in [("plain HTTP", &plain), ("TLS", &tls)] {
+        let token = sim.issue_tokens("bench").access_token;
+        let n = native(sim, &token, if only == "connector" { 1 } else { calls }).await;
+        let c = connector(
+            &runtime,
+            &loaded,
+            sim,
+            if only == "native" { 1 } else { calls },
+        )
+        .await;
+        rows.push((name, n, c));
+    }
+    (
+        rows,
+        (compiled.load_time, loaded.load_time, median(inst_times)),
+    )
 }

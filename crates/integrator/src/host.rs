@@ -95,7 +95,7 @@ impl token_store::Host for HostState {
             .save(&connection, expected_version, to_stored(tokens))
             .map_err(to_store_error);
         if let Ok(v) = &result {
-            tracing::debug!(target: "integrator::tokens", connection, version = v, "saved rotated tokens");
+            tracing::debug!(target: "integrator::tokens", connection, version = v, "saved tokens");
         }
         Ok(result)
     }

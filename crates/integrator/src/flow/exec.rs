@@ -31,8 +31,9 @@ pub struct Fault {
     pub detail: String,
     pub http_status: Option<u16>,
     /// Everything known, for `${vars.error}`.
-    pub json: Value,
-    pub pos: Pos,
+    pub json: Box<Value>,
+    /// Boxed with `json`: faults travel in every `Result` of the executor.
+    pub pos: Box<Pos>,
 }
 
 impl std::fmt::Display for Fault {
@@ -48,10 +49,10 @@ fn flow_fault(pos: &Pos, message: impl Into<String>) -> Fault {
     Fault {
         kind: "flow-error".into(),
         detail: message.clone(),
-        json: json!({"kind": "flow-error", "message": message}),
+        json: Box::new(json!({"kind": "flow-error", "message": message})),
         message,
         http_status: None,
-        pos: pos.clone(),
+        pos: Box::new(pos.clone()),
     }
 }
 
@@ -63,8 +64,8 @@ fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
             message: m.clone(),
             detail: format!("the connector instance failed: {m}"),
             http_status: None,
-            json: json!({"kind": "trap", "message": m}),
-            pos: pos.clone(),
+            json: Box::new(json!({"kind": "trap", "message": m})),
+            pos: Box::new(pos.clone()),
         },
         CallError::Connector(err) => {
             let kind = errors::kind(err).to_string();
@@ -102,8 +103,8 @@ fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
                 detail: errors::describe(err),
                 message,
                 http_status: status,
-                json: j,
-                pos: pos.clone(),
+                json: Box::new(j),
+                pos: Box::new(pos.clone()),
             }
         }
     }
@@ -635,7 +636,7 @@ fn set_error(msg: &mut Message, fault: &Fault) {
         .insert("ERROR_MESSAGE".into(), json!(fault.message));
     msg.properties
         .insert("ERROR_DETAIL".into(), json!(fault.detail));
-    let mut e = fault.json.clone();
+    let mut e = (*fault.json).clone();
     e["location"] = json!(fault.pos.to_string());
     if let Some(s) = fault.http_status {
         e["status"] = json!(s);

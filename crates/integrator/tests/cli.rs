@@ -32,6 +32,8 @@ fn integrator() -> Command {
         "X_REFRESH_TOKEN",
         "X_TIMEOUT",
         "X_CLIENT_SECRET",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
     ] {
         c.env_remove(k);
     }
@@ -190,6 +192,47 @@ fn each_operation_against_a_simulator_with_tokens_from_the_environment() {
     let s = live.sim.stats();
     assert_eq!(s.requests_to(endpoint::DELETE_TWEET), 1);
     assert_eq!(s.requests_to(endpoint::GET_ME), 1);
+}
+
+#[test]
+fn a_private_ca_is_trusted_through_ssl_cert_file() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sim = rt.block_on(Simulator::start_tls()).unwrap();
+    sim.add_client("tls-client", None);
+    let pair = sim.issue_tokens("tls-client");
+    let dir = tempdir();
+    let ca = dir.join("private-ca.pem");
+    std::fs::write(&ca, sim.cert_pem().unwrap()).unwrap();
+    let url = sim.url();
+    assert!(url.starts_with("https://"));
+    let env = [
+        ("X_API_URL", url.as_str()),
+        ("X_CLIENT_ID", "tls-client"),
+        ("X_ACCESS_TOKEN", pair.access_token.as_str()),
+    ];
+    // Not trusted by default: a typed TLS error, caught by the flow.
+    let o = run(
+        &["run", "examples/faults.xml", "--sequence", "get_me"],
+        &env,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = stdout_json(&o);
+    assert_eq!(v["caught"]["transport"], "tls", "{v}");
+    // Trusted through SSL_CERT_FILE.
+    let mut with_ca = env.to_vec();
+    let ca_path = ca.to_str().unwrap().to_string();
+    with_ca.push(("SSL_CERT_FILE", &ca_path));
+    let o = run(
+        &["run", "examples/faults.xml", "--sequence", "get_me"],
+        &with_ca,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout_json(&o), serde_json::json!({"ok": true}));
+    assert_eq!(sim.stats().requests_to(endpoint::GET_ME), 1);
 }
 
 #[test]

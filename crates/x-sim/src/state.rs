@@ -708,6 +708,64 @@ mod tests {
     }
 
     #[test]
+    fn authorization_code_with_pkce_s256() {
+        let mut s = State::new();
+        s.add_client(Client {
+            id: "app".into(),
+            secret: Some("shh".into()),
+        });
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "authorization",
+            format!("Basic {}", STANDARD.encode("app:shh"))
+                .parse()
+                .unwrap(),
+        );
+        let exchange = |s: &mut State, code: &str, verifier: &str| {
+            let body = format!(
+                "grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fapp%2Fcb&code_verifier={verifier}"
+            );
+            s.handle("POST", "/2/oauth2/token", None, &h, body.as_bytes())
+        };
+        let code = s.authorize(
+            "app",
+            "https://app/cb",
+            &challenge,
+            "tweet.read users.read offline.access",
+        );
+        let wrong = exchange(&mut s, &code, "not-the-verifier");
+        assert_eq!(wrong.status, 400, "a wrong verifier is refused");
+        let code = s.authorize(
+            "app",
+            "https://app/cb",
+            &challenge,
+            "tweet.read users.read offline.access",
+        );
+        let ok = exchange(&mut s, &code, verifier);
+        assert_eq!(ok.status, 200);
+        let v: Value = serde_json::from_slice(&ok.body).unwrap();
+        assert!(
+            v["refresh_token"].is_string(),
+            "offline.access gives a refresh token"
+        );
+        assert_eq!(v["token_type"], "bearer");
+        let again = exchange(&mut s, &code, verifier);
+        assert_eq!(again.status, 400, "a code is single-use");
+        let v: Value = serde_json::from_slice(&again.body).unwrap();
+        assert_eq!(
+            v["error_description"],
+            "Value passed for the authorization code was invalid."
+        );
+        assert_eq!(s.stats.code_exchanges, 1);
+        // Without offline.access there is no refresh token.
+        let code = s.authorize("app", "https://app/cb", &challenge, "tweet.read users.read");
+        let v: Value = serde_json::from_slice(&exchange(&mut s, &code, verifier).body).unwrap();
+        assert!(v.get("refresh_token").is_none());
+    }
+
+    #[test]
     fn refresh_tokens_are_single_use_and_reuse_revokes_the_family() {
         let mut s = State::new();
         s.add_client(Client {

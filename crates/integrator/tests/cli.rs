@@ -418,6 +418,20 @@ fn malformed_flows_are_refused_with_file_line_and_element() {
 }
 
 #[test]
+fn a_sequence_calling_itself_is_stopped() {
+    let dir = tempdir();
+    let f = dir.join("loop.xml");
+    std::fs::write(&f, "<definitions>\n<sequence name=\"main\">\n  <sequence key=\"main\"/>\n</sequence>\n</definitions>").unwrap();
+    let o = run(&["run", f.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nested deeper than 64"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn a_descriptor_that_does_not_match_the_component_is_refused() {
     let dir = tempdir();
     let xml = std::fs::read_to_string(root().join("connector.xml")).unwrap().replace(

@@ -146,7 +146,12 @@ pub struct Message {
     pub current_connection: Option<String>,
     /// Response headers set with `scope="transport"` properties.
     pub response_headers: Vec<(String, String)>,
+    /// How deep `<sequence key>` calls are nested (recursion guard).
+    pub depth: u32,
 }
+
+/// Deeper `<sequence key>` nesting is taken for runaway recursion.
+const MAX_SEQUENCE_DEPTH: u32 = 64;
 
 impl Message {
     pub fn status(&self) -> Option<u16> {
@@ -529,9 +534,18 @@ impl Integrator {
                     Value::String(text)
                 };
             }
-            Mediator::CallSequence { key, .. } => {
+            Mediator::CallSequence { key, pos } => {
+                if msg.depth >= MAX_SEQUENCE_DEPTH {
+                    return Err(flow_fault(
+                        pos,
+                        format!("sequences nested deeper than {MAX_SEQUENCE_DEPTH}: does `{key}` call itself?"),
+                    ));
+                }
                 let seq = &self.project.sequences[key];
-                return self.run_body(&seq.body, msg).await;
+                msg.depth += 1;
+                let flow = self.run_body(&seq.body, msg).await;
+                msg.depth -= 1;
+                return flow;
             }
             Mediator::Respond { .. } => return Ok(Flow::Respond),
         }

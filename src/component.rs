@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 
@@ -120,7 +120,7 @@ impl HttpClient for WasiHttp {
             .collect();
         // A known length lets the host send head and body in one write
         // instead of chunked encoding with a separate terminating chunk.
-        if !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+        if !body.is_empty() && !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
             headers.push(("content-length".into(), body.len().to_string().into_bytes()));
         }
         let fields = Fields::from_list(&headers)
@@ -145,26 +145,34 @@ impl HttpClient for WasiHttp {
         let _ = options.set_connect_timeout(Some(nanos));
         let _ = options.set_first_byte_timeout(Some(nanos));
         let _ = options.set_between_bytes_timeout(Some(nanos));
-        let outgoing_body = req.body().map_err(|_| other("request body taken twice"))?;
+        // A request without a body never takes its body stream: the host then
+        // sends it as empty at once, with no stream to drain or finish.
+        let outgoing_body = if body.is_empty() {
+            None
+        } else {
+            Some(req.body().map_err(|_| other("request body taken twice"))?)
+        };
         // handle() before writing the body: the host starts the request and
         // streams the body as it is written.
         let future =
             outgoing_handler::handle(req, Some(options)).map_err(|e| from_error_code(&e))?;
-        let written = (|| {
-            let stream = outgoing_body
-                .write()
-                .map_err(|_| other("request body stream taken twice"))?;
-            // blocking-write-and-flush takes at most 4096 bytes per call.
-            for chunk in body.chunks(4096) {
-                stream
-                    .blocking_write_and_flush(chunk)
-                    .map_err(|e| stream_error(e, "writing the request body"))?;
-            }
-            Ok(())
-        })();
-        let finished = written.and_then(|()| {
-            OutgoingBody::finish(outgoing_body, None).map_err(|e| from_error_code(&e))
-        });
+        let finished = match outgoing_body {
+            None => Ok(()),
+            Some(outgoing_body) => (|| {
+                {
+                    let stream = outgoing_body
+                        .write()
+                        .map_err(|_| other("request body stream taken twice"))?;
+                    // blocking-write-and-flush takes at most 4096 bytes per call.
+                    for chunk in body.chunks(4096) {
+                        stream
+                            .blocking_write_and_flush(chunk)
+                            .map_err(|e| stream_error(e, "writing the request body"))?;
+                    }
+                }
+                OutgoingBody::finish(outgoing_body, None).map_err(|e| from_error_code(&e))
+            })(),
+        };
         let response = loop {
             match future.get() {
                 Some(Ok(r)) => break r,
@@ -207,7 +215,8 @@ impl HttpClient for WasiHttp {
                 }
             }
         }
-        drop(IncomingBody::finish(body_resource));
+        // Dropping the body without `finish` skips a trailers future we never read.
+        drop(body_resource);
         drop(incoming);
         builder
             .body(buf)

@@ -173,7 +173,7 @@ fn main() {
         }
         load.get_or_insert(figures);
     }
-    let (compiled, cached, instantiate) = load.unwrap();
+    let (compiled, cached, instantiate, call) = load.unwrap();
     println!();
     println!("| measure | value |");
     println!("|---|---|");
@@ -191,6 +191,10 @@ fn main() {
         us(instantiate)
     );
     println!(
+        "| one call into the component, no I/O (median of 2000) | {} |",
+        us(call)
+    );
+    println!(
         "| peak RSS of the bench process | {} MiB |",
         peak_rss_kib() / 1024
     );
@@ -206,7 +210,7 @@ fn main() {
 
 type Rows = Vec<(&'static str, Measured, Measured)>;
 
-async fn measure(calls: usize, wasm: Vec<u8>) -> (Rows, (Duration, Duration, Duration)) {
+async fn measure(calls: usize, wasm: Vec<u8>) -> (Rows, (Duration, Duration, Duration, Duration)) {
     let plain = Simulator::start().await.unwrap();
     let tls = Simulator::start_tls().await.unwrap();
     for s in [&plain, &tls] {
@@ -229,6 +233,16 @@ async fn measure(calls: usize, wasm: Vec<u8>) -> (Rows, (Duration, Duration, Dur
     assert_eq!(loaded.load_kind, integrator::LoadKind::Cached);
     let _ = std::fs::remove_dir_all(&cache);
 
+    // The fixed cost of one call into the component, no I/O: an id refused
+    // by local validation.
+    let mut c = runtime.instantiate(&loaded).await.unwrap();
+    let mut call_times = Vec::new();
+    for _ in 0..2000 {
+        let t = Instant::now();
+        assert!(c.delete_tweet("not-an-id").await.is_err());
+        call_times.push(t.elapsed());
+    }
+    drop(c);
     let mut inst_times = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
@@ -254,6 +268,11 @@ async fn measure(calls: usize, wasm: Vec<u8>) -> (Rows, (Duration, Duration, Dur
     }
     (
         rows,
-        (compiled.load_time, loaded.load_time, median(inst_times)),
+        (
+            compiled.load_time,
+            loaded.load_time,
+            median(inst_times),
+            median(call_times),
+        ),
     )
 }

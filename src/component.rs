@@ -87,10 +87,20 @@ fn stream_error(e: StreamError, what: &str) -> TransportError {
         StreamError::Closed => transport(TransportKind::Reset, format!("{what}: stream closed")),
         StreamError::LastOperationFailed(err) => match wasip2::http::types::http_error_code(&err) {
             Some(code) => from_error_code(&code),
-            None => transport(
-                TransportKind::Reset,
-                format!("{what}: {}", err.to_debug_string()),
-            ),
+            None => {
+                // Hosts do not always attach an error code to a stream error;
+                // their text still tells a stall from a cut.
+                let text = err.to_debug_string();
+                let lower = text.to_ascii_lowercase();
+                let kind = if lower.contains("timeout") || lower.contains("timed out") {
+                    TransportKind::Timeout
+                } else if lower.contains("body size") || lower.contains("too large") {
+                    TransportKind::TooLarge
+                } else {
+                    TransportKind::Reset
+                };
+                transport(kind, format!("{what}: {text}"))
+            }
         },
     }
 }

@@ -411,6 +411,8 @@ async fn faults_become_typed_errors_and_the_instance_stays_usable() {
         (Fault::Drop, "transport", Some(TransportKind::Reset)),
         (Fault::Huge(2 << 20), "transport", Some(TransportKind::TooLarge)),
         (Fault::Delay(Duration::from_secs(4)), "transport", Some(TransportKind::Timeout)),
+        // Headers and half the body, then silence past the 2 s timeout.
+        (Fault::StalledBody(Duration::from_secs(4)), "transport", Some(TransportKind::Timeout)),
     ];
     for (fault, kind, transport) in cases {
         let label = format!("{fault:?}");

@@ -250,6 +250,10 @@ async fn handle(
     let body = match reply.action {
         Action::Drop => return Err(Dropped),
         Action::Respond => SimBody::full(reply.body),
+        Action::Stall(pause) => {
+            builder = builder.header("content-length", reply.body.len().to_string());
+            SimBody::stalled(reply.body, pause)
+        }
         Action::Truncate => {
             builder = builder.header("content-length", (reply.body.len() + 100).to_string());
             SimBody::truncated(reply.body)

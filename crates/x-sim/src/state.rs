@@ -60,6 +60,8 @@ pub enum Fault {
     Truncated,
     /// 200 with a JSON body of about this many bytes.
     Huge(usize),
+    /// A normal answer whose body stops halfway for this long, then ends.
+    StalledBody(Duration),
 }
 
 /// Counters tests read.
@@ -97,6 +99,7 @@ pub enum Action {
     Respond,
     Drop,
     Truncate,
+    Stall(Duration),
 }
 
 pub struct Reply {
@@ -385,6 +388,12 @@ impl State {
                     r.delay = delay;
                     return r;
                 }
+                Fault::StalledBody(pause) => {
+                    let mut r = self.answer(key, path, query, headers, body);
+                    r.action = Action::Stall(pause);
+                    r.delay = delay;
+                    return r;
+                }
                 Fault::Huge(n) => {
                     let mut r = Reply::json(200, json!({"data":{"id":"1","text":"x".repeat(n)}}));
                     r.delay = delay;
@@ -392,13 +401,24 @@ impl State {
                 }
             }
         }
-        let mut reply = if key == endpoint::TOKEN {
+        let mut reply = self.answer(key, path, query, headers, body);
+        reply.delay = delay;
+        reply
+    }
+
+    fn answer(
+        &mut self,
+        key: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Reply {
+        if key == endpoint::TOKEN {
             self.token(headers, body)
         } else {
             self.api(key, path, query, headers, body)
-        };
-        reply.delay = delay;
-        reply
+        }
     }
 
     fn token(&mut self, headers: &http::HeaderMap, body: &[u8]) -> Reply {

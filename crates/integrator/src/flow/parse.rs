@@ -451,6 +451,20 @@ fn operation_params(
     Ok((params, response_variable, overwrite_body))
 }
 
+/// `name`, then `value` or `expression` (neither with `action="remove"`),
+/// as `<variable>` and `<property>` take them.
+fn assignment(cx: &Ctx, n: Node) -> Result<(String, Option<Template>, bool), FlowError> {
+    let name = cx.required_attr(n, "name")?.to_string();
+    let remove = n.attribute("action") == Some("remove");
+    let value = match (n.attribute("value"), n.attribute("expression")) {
+        (Some(v), None) => Some(Template::literal(v)),
+        (None, Some(e)) => Some(cx.template(n, e)?),
+        (None, None) if remove => None,
+        _ => return Err(cx.err(n, "give either `value` or `expression`")),
+    };
+    Ok((name, value, remove))
+}
+
 fn mediator(cx: &Ctx, n: Node) -> Result<Mediator, FlowError> {
     let pos = cx.pos(n);
     let tag = n.tag_name().name();
@@ -474,14 +488,7 @@ fn mediator(cx: &Ctx, n: Node) -> Result<Mediator, FlowError> {
     }
     Ok(match tag {
         "variable" => {
-            let name = cx.required_attr(n, "name")?.to_string();
-            let remove = n.attribute("action") == Some("remove");
-            let value = match (n.attribute("value"), n.attribute("expression")) {
-                (Some(v), None) => Some(Template::literal(v)),
-                (None, Some(e)) => Some(cx.template(n, e)?),
-                (None, None) if remove => None,
-                _ => return Err(cx.err(n, "give either `value` or `expression`")),
-            };
+            let (name, value, remove) = assignment(cx, n)?;
             let var_type = match n.attribute("type").unwrap_or("").to_ascii_uppercase().as_str() {
                 "" => VarType::Auto,
                 "STRING" => VarType::String,
@@ -494,14 +501,7 @@ fn mediator(cx: &Ctx, n: Node) -> Result<Mediator, FlowError> {
             Mediator::Variable { pos, name, value, var_type, remove }
         }
         "property" => {
-            let name = cx.required_attr(n, "name")?.to_string();
-            let remove = n.attribute("action") == Some("remove");
-            let value = match (n.attribute("value"), n.attribute("expression")) {
-                (Some(v), None) => Some(Template::literal(v)),
-                (None, Some(e)) => Some(cx.template(n, e)?),
-                (None, None) if remove => None,
-                _ => return Err(cx.err(n, "give either `value` or `expression`")),
-            };
+            let (name, value, remove) = assignment(cx, n)?;
             Mediator::Property {
                 pos,
                 name,

@@ -224,8 +224,7 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
         http: &impl HttpClient,
         rejected: &Secret,
     ) -> Result<Option<Secret>, ConnectorError> {
-        if self.tokens.access_token.as_ref() != Some(rejected)
-            || (self.adopt_newer() && self.usable_after_adopt(Some(rejected)))
+        if self.tokens.access_token.as_ref() != Some(rejected) || self.adopt_usable(Some(rejected))
         {
             // Another holder already refreshed: use its token.
             return Ok(self.tokens.access_token.clone());
@@ -249,7 +248,7 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
                 Ok(Some(lease)) => break Some(lease),
                 Ok(None) => {
                     // Another holder is refreshing: wait for its result.
-                    if self.adopt_newer() && self.usable_after_adopt(rejected) {
+                    if self.adopt_usable(rejected) {
                         return Ok(());
                     }
                     if self.clock.now_ms() > deadline {
@@ -267,7 +266,7 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
                 }
             }
         };
-        let result = if self.adopt_newer() && self.usable_after_adopt(rejected) {
+        let result = if self.adopt_usable(rejected) {
             Ok(())
         } else {
             self.refresh_with_lease(http)
@@ -276,6 +275,12 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
             self.store.release_lease(&self.conn.name, lease);
         }
         result
+    }
+
+    /// Adopts a newer set another holder stored, and tells whether its
+    /// access token serves this call (fresh, and not the one X refused).
+    fn adopt_usable(&mut self, rejected: Option<&Secret>) -> bool {
+        self.adopt_newer() && self.usable_after_adopt(rejected)
     }
 
     /// After adopting another holder's set: is its access token one we can use?

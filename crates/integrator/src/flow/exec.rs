@@ -56,6 +56,16 @@ fn flow_fault(pos: &Pos, message: impl Into<String>) -> Fault {
     }
 }
 
+/// The rate-limit state as flows read it (`window`, `userDay`, `appDay`),
+/// in operation results and in `${vars.error}` alike.
+fn rate_limits_json(l: &crate::bindings::wso2::twitter::types::RateLimits) -> Value {
+    let w = |x: &Option<crate::bindings::wso2::twitter::types::RateLimitWindow>| {
+        x.as_ref()
+            .map(|w| json!({"limit": w.limit, "remaining": w.remaining, "reset": w.reset}))
+    };
+    json!({"window": w(&l.window), "userDay": w(&l.user_day), "appDay": w(&l.app_day)})
+}
+
 fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
     use crate::bindings::wso2::twitter::types::ConnectorError as E;
     match e {
@@ -77,10 +87,7 @@ fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
                     Some(p.status)
                 }
                 E::RateLimited(r) => {
-                    let w = |x: &Option<crate::bindings::wso2::twitter::types::RateLimitWindow>| {
-                        x.as_ref().map(|w| json!({"limit": w.limit, "remaining": w.remaining, "reset": w.reset}))
-                    };
-                    j["rateLimits"] = json!({"window": w(&r.limits.window), "userDay": w(&r.limits.user_day), "appDay": w(&r.limits.app_day)});
+                    j["rateLimits"] = rate_limits_json(&r.limits);
                     Some(429)
                 }
                 E::InvalidInput(i) => {
@@ -414,17 +421,12 @@ impl Integrator {
                             .iter()
                             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                             .collect();
-                        let w = |x: &Option<
-                            crate::bindings::wso2::twitter::types::RateLimitWindow,
-                        >| {
-                            x.as_ref().map(|w| json!({"limit": w.limit, "remaining": w.remaining, "reset": w.reset}))
-                        };
                         let result = json!({
                             "payload": body,
                             "headers": headers,
                             "attributes": {
                                 "statusCode": meta.status,
-                                "rateLimits": {"window": w(&meta.rate_limits.window), "userDay": w(&meta.rate_limits.user_day), "appDay": w(&meta.rate_limits.app_day)}
+                                "rateLimits": rate_limits_json(&meta.rate_limits),
                             }
                         });
                         let var = response_variable

@@ -233,7 +233,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// The address `serve` listens on, for messages.
+/// One line per served resource (`GET http://addr/x/me`), for the start-up message.
 pub fn describe_routes(integrator: &Integrator, addr: SocketAddr) -> Vec<String> {
     let mut out = Vec::new();
     for api in &integrator.project.apis {

@@ -139,7 +139,12 @@ fn main() {
     println!("|---|---|---|---|---|");
     let mut ratios = Vec::new();
     let mut load = None;
+    // BENCH_FLAVOR=current|multi runs one tokio flavor (for profiling).
+    let flavor_only = std::env::var("BENCH_FLAVOR").unwrap_or_default();
     for flavor in ["current-thread", "multi-thread (2 workers)"] {
+        if !flavor_only.is_empty() && !flavor.starts_with(flavor_only.as_str()) {
+            continue;
+        }
         let rt = if flavor == "current-thread" {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -228,9 +233,20 @@ async fn measure(calls: usize, wasm: Vec<u8>) -> (Rows, (Duration, Duration, Dur
         .unwrap()
         .load_bytes(&wasm)
         .unwrap();
-    let runtime = Runtime::new(options).unwrap();
+    // Under INTEGRATOR_PERFMAP the measured runtime compiles in memory, so
+    // perf resolves the guest's symbols through the perf map.
+    let profiling = std::env::var_os("INTEGRATOR_PERFMAP").is_some();
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: if profiling {
+            None
+        } else {
+            options.cache_dir.clone()
+        },
+        ..options
+    })
+    .unwrap();
     let loaded = runtime.load_bytes(&wasm).unwrap();
-    assert_eq!(loaded.load_kind, integrator::LoadKind::Cached);
+    assert!(profiling || loaded.load_kind == integrator::LoadKind::Cached);
     let _ = std::fs::remove_dir_all(&cache);
 
     // The fixed cost of one call into the component, no I/O: an id refused

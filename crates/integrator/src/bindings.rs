@@ -8,8 +8,12 @@ wasmtime::component::bindgen!({
     world: "wso2:twitter/twitter-connector",
     imports: { default: async | trappable },
     exports: { default: async },
+    // `wasi:http/types`, `wasi:io` and `wasi:clocks` are wasmtime's; the
+    // `outgoing-handler` is generated here (async) and implemented in
+    // `outgoing.rs`.
     with: {
-        "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-        "wasi": wasmtime_wasi::p2::bindings,
+        "wasi:http/types": wasmtime_wasi_http::p2::bindings::http::types,
+        "wasi:io": wasmtime_wasi::p2::bindings::io,
+        "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
     },
 });

@@ -21,6 +21,7 @@ pub struct HostState {
     pub outbound: Outbound,
     pub vault: Arc<dyn TokenVault>,
     pub limits: StoreLimits,
+    pub workers: crate::outgoing::WorkerStock,
 }
 
 impl WasiView for HostState {

@@ -8,6 +8,8 @@ pub mod errors;
 pub mod flow;
 pub mod host;
 pub mod outbound;
+pub mod outgoing;
+pub mod pool;
 pub mod runtime;
 pub mod secret;
 pub mod vault;

@@ -6,19 +6,19 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use tokio::time::Sleep;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::pool::{Pool, PoolError, Release};
 
 /// Upper bound of every timeout, whatever the guest asks for.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
@@ -33,7 +33,7 @@ type SendFuture =
 /// reuses the same keep-alive connections.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, WasiBody>,
+    pool: Pool,
 }
 
 impl HttpClient {
@@ -64,11 +64,9 @@ impl HttpClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(8)
-            .build(connector);
-        Ok(HttpClient { client })
+        Ok(HttpClient {
+            pool: Pool::new(connector),
+        })
     }
 }
 
@@ -148,13 +146,14 @@ pub struct Outbound {
     /// Cap on each timeout (the connection's `timeout`, set at init).
     pub timeout_cap: Arc<RwLock<Duration>>,
     pub max_body: u64,
+    pub timer: TimerSlot,
 }
 
 fn effective(asked: Option<Duration>, cap: Duration) -> Duration {
     asked.map_or(cap, |a| a.min(cap))
 }
 
-fn connect_error(e: &hyper_util::client::legacy::Error) -> HttpError {
+fn connect_error(e: &(dyn std::error::Error + Send + Sync)) -> HttpError {
     let text = format!("{:?}", e).to_ascii_lowercase();
     if text.contains("dns") || text.contains("failed to lookup") {
         HttpError::DnsError {
@@ -193,25 +192,45 @@ impl WasiHttpHooks for Outbound {
         let connect = effective(options.and_then(|o| o.connect_timeout), cap);
         let first_byte = effective(options.and_then(|o| o.first_byte_timeout), cap);
         let between = effective(options.and_then(|o| o.between_bytes_timeout), cap);
-        let client = self.client.client.clone();
+        let pool = self.client.pool.clone();
         let max_body = self.max_body;
         tracing::debug!(target: "integrator::http", method = %request.method(), uri = %redact_query(request.uri()), "send");
+        let mut timer = self.timer.take();
         Box::new(async move {
-            // Connecting and waiting for the head share one budget: a pooled
-            // connection has no connect phase to time on its own.
-            let budget = connect + first_byte;
-            let resp = match tokio::time::timeout(budget, client.request(request)).await {
-                Err(_) => return Err(HttpError::ConnectionReadTimeout),
-                Ok(Err(e)) if e.is_connect() => return Err(connect_error(&e)),
-                Ok(Err(e)) => {
-                    let text = format!("{e:?}").to_ascii_lowercase();
-                    return Err(if text.contains("incomplete") || text.contains("closed") {
-                        HttpError::ConnectionTerminated
-                    } else {
-                        HttpError::HttpProtocolError
-                    });
+            // Waiting for a pooled connection and for the head each get the
+            // first-byte timeout; a new connection gets the connect timeout
+            // and restarts the first-byte clock.
+            timer.arm(first_byte);
+            let connected = AtomicBool::new(false);
+            let mut rearmed = false;
+            let request = pool.send(request, connect, &connected);
+            let mut request = std::pin::pin!(request);
+            let resp = std::future::poll_fn(|cx| match request.as_mut().poll(cx) {
+                Poll::Ready(r) => Poll::Ready(Some(r)),
+                Poll::Pending => {
+                    if !rearmed && connected.load(Ordering::Relaxed) {
+                        rearmed = true;
+                        timer.arm(first_byte);
+                    }
+                    timer.poll_elapsed(cx).map(|()| None)
                 }
-                Ok(Ok(r)) => r,
+            })
+            .await;
+            let (resp, release) = match resp {
+                None => return Err(HttpError::ConnectionReadTimeout),
+                Some(Err(PoolError::Connect(e))) => return Err(connect_error(&*e)),
+                Some(Err(PoolError::ConnectTimeout)) => return Err(HttpError::ConnectionTimeout),
+                Some(Err(PoolError::BadUri)) => return Err(HttpError::HttpRequestUriInvalid),
+                Some(Err(PoolError::Request(e))) => {
+                    return Err(
+                        if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+                            HttpError::ConnectionTerminated
+                        } else {
+                            HttpError::HttpProtocolError
+                        },
+                    );
+                }
+                Some(Ok(r)) => r,
             };
             if let Some(len) = resp
                 .headers()
@@ -223,9 +242,64 @@ impl WasiHttpHooks for Outbound {
                     return Err(HttpError::HttpResponseBodySize(Some(len)));
                 }
             }
-            let resp = resp.map(|body| GuardedBody::new(body, between, max_body).boxed_unsync());
+            let resp = resp.map(|body| {
+                GuardedBody::new(body, release, timer, between, max_body).boxed_unsync()
+            });
             Ok((resp, Box::new(async { Ok(()) }) as IoFuture))
         })
+    }
+}
+
+/// One reusable timer per instance for the first-byte and between-bytes
+/// deadlines. A fresh `tokio::time::Sleep` per request costs a timer-wheel
+/// insert and, when it is the earliest timer, a wake-up of the I/O driver
+/// (an eventfd write) on every call; re-arming a timer that is still in the
+/// wheel to a later deadline only moves a number. Requests of one instance
+/// run one at a time, so one slot suffices; an overlapping request makes its
+/// own timer.
+#[derive(Clone, Default)]
+pub struct TimerSlot(Arc<Mutex<Option<Pin<Box<Sleep>>>>>);
+
+impl TimerSlot {
+    fn take(&self) -> SlotTimer {
+        SlotTimer {
+            sleep: self.0.lock().unwrap_or_else(|p| p.into_inner()).take(),
+            slot: self.clone(),
+        }
+    }
+}
+
+/// A timer borrowed from a [`TimerSlot`], returned to it on drop.
+struct SlotTimer {
+    sleep: Option<Pin<Box<Sleep>>>,
+    slot: TimerSlot,
+}
+
+impl SlotTimer {
+    fn arm(&mut self, after: Duration) {
+        let deadline = tokio::time::Instant::now() + after;
+        match &mut self.sleep {
+            Some(sleep) => sleep.as_mut().reset(deadline),
+            None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+    }
+
+    fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.sleep {
+            Some(sleep) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for SlotTimer {
+    fn drop(&mut self) {
+        if let Some(sleep) = self.sleep.take() {
+            let mut slot = self.slot.0.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.is_none() {
+                *slot = Some(sleep);
+            }
+        }
     }
 }
 
@@ -243,18 +317,28 @@ pub fn redact_query(uri: &http::Uri) -> String {
 /// A response body with a between-bytes timeout and a size cap.
 struct GuardedBody {
     inner: Incoming,
+    /// Dropped at the end of the body: the connection may serve the next request.
+    release: Option<Release>,
     between: Duration,
-    timer: Pin<Box<Sleep>>,
+    timer: SlotTimer,
     seen: u64,
     max: u64,
 }
 
 impl GuardedBody {
-    fn new(inner: Incoming, between: Duration, max: u64) -> Self {
+    fn new(
+        inner: Incoming,
+        release: Release,
+        mut timer: SlotTimer,
+        between: Duration,
+        max: u64,
+    ) -> Self {
+        timer.arm(between);
         GuardedBody {
             inner,
+            release: Some(release),
             between,
-            timer: Box::pin(tokio::time::sleep(between)),
+            timer,
             seen: 0,
             max,
         }
@@ -280,8 +364,7 @@ impl Body for GuardedBody {
                         )))));
                     }
                 }
-                let next = tokio::time::Instant::now() + this.between;
-                this.timer.as_mut().reset(next);
+                this.timer.arm(this.between);
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -292,8 +375,11 @@ impl Body for GuardedBody {
                     HttpError::from(e)
                 })))
             }
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => match this.timer.as_mut().poll(cx) {
+            Poll::Ready(None) => {
+                this.release = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => match this.timer.poll_elapsed(cx) {
                 Poll::Ready(()) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
                 Poll::Pending => Poll::Pending,
             },

@@ -18,7 +18,7 @@ use wasmtime::{
     UpdateDeadline,
 };
 use wasmtime_wasi::WasiCtx;
-use wasmtime_wasi_http::WasiHttpCtx;
+use wasmtime_wasi_http::{WasiHttp, WasiHttpCtx, WasiHttpView};
 
 use crate::bindings::exports::wso2::twitter::connector as wit;
 use crate::bindings::wso2::twitter::types::{ConnectorError, ResponseMeta};
@@ -126,6 +126,11 @@ impl Runtime {
     pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // INTEGRATOR_PERFMAP=1 writes /tmp/perf-PID.map so `perf report`
+        // names the guest's functions (build the component unstripped).
+        if std::env::var_os("INTEGRATOR_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         // Fresh instances come from a pool of pre-reserved slots: instantiation
         // is a few page-table updates instead of mmap calls per memory.
         let mut pool = PoolingAllocationConfig::new();
@@ -145,10 +150,19 @@ impl Runtime {
                 Engine::new(&config).map_err(|e| anyhow!("{e}"))?
             }
         };
-        let mut linker = Linker::new(&engine);
+        let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e}"))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| anyhow!("{e}"))?;
+        wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<_, WasiHttp>(
+            &mut linker,
+            &Default::default(),
+            |s| s.http(),
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+        crate::bindings::wasi::http::outgoing_handler::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| anyhow!("{e}"))?;
         crate::bindings::wso2::twitter::token_store::add_to_linker::<_, HasSelf<_>>(
             &mut linker,
             |s| s,
@@ -246,11 +260,13 @@ impl Runtime {
                 allow: allow.clone(),
                 timeout_cap: timeout_cap.clone(),
                 max_body: self.options.max_body,
+                timer: Default::default(),
             },
             vault: self.options.vault.clone(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.options.memory_limit)
                 .build(),
+            workers: Default::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);

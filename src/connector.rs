@@ -149,6 +149,66 @@ fn required_str(v: &Value, ptr: &str) -> Result<String, ConnectorError> {
     })
 }
 
+/// getMe's answer read without a `Value` tree: `data` stays X's own JSON
+/// text for `user.json`. On the per-call path this is most of the guest's
+/// JSON work; anything unusual (not an object, a field of another type,
+/// duplicate keys) goes to [`read_me`], whose errors are the reference.
+fn read_me_fast(body: &[u8]) -> Option<(User, Option<String>)> {
+    use serde::Deserialize;
+    use serde_json::value::RawValue;
+    use std::borrow::Cow;
+
+    #[derive(Deserialize)]
+    struct Envelope<'a> {
+        #[serde(borrow)]
+        data: &'a RawValue,
+        #[serde(borrow, default)]
+        includes: Option<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Fields<'a> {
+        #[serde(borrow)]
+        id: Cow<'a, str>,
+        #[serde(borrow, default)]
+        name: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        username: Cow<'a, str>,
+    }
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    let data = envelope.data.get();
+    if !data.starts_with('{') {
+        return None;
+    }
+    let fields: Fields = serde_json::from_str(data).ok()?;
+    Some((
+        User {
+            id: fields.id.into_owned(),
+            name: fields.name.map(Cow::into_owned).unwrap_or_default(),
+            username: fields.username.into_owned(),
+            json: data.to_string(),
+        },
+        envelope.includes.map(|i| i.get().to_string()),
+    ))
+}
+
+/// getMe's answer through a `Value`, with an error naming what is missing.
+fn read_me(resp: &Response) -> Result<(User, Option<String>), ConnectorError> {
+    let v = response::json_object(resp)?;
+    let data = v
+        .get("data")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| ConnectorError::MalformedResponse("response has no `data` object".into()))?;
+    Ok((
+        User {
+            id: required_str(data, "/id")?,
+            name: str_at(data, "/name").unwrap_or_default(),
+            username: required_str(data, "/username")?,
+            json: data.to_string(),
+        },
+        v.get("includes").map(Value::to_string),
+    ))
+}
+
 impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
     pub fn new(http: H, conn: Connection, tokens: TokenSource<S, C>) -> Self {
         Connector { http, conn, tokens }
@@ -277,19 +337,66 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             format!("/2/users/me?{}", query.join("&"))
         };
         let resp = self.call(Method::GET, &path, None)?;
-        let v = response::json_object(&resp)?;
-        let data = v.get("data").filter(|d| d.is_object()).ok_or_else(|| {
-            ConnectorError::MalformedResponse("response has no `data` object".into())
-        })?;
+        let (user, includes) = match read_me_fast(resp.body()) {
+            Some(fast) => fast,
+            None => read_me(&resp)?,
+        };
         Ok(GetMeResult {
-            user: User {
-                id: required_str(data, "/id")?,
-                name: str_at(data, "/name").unwrap_or_default(),
-                username: required_str(data, "/username")?,
-                json: data.to_string(),
-            },
-            includes: v.get("includes").map(Value::to_string),
+            user,
+            includes,
             meta: response::meta(&resp),
         })
+    }
+}
+
+#[cfg(test)]
+mod read_me_tests {
+    use super::*;
+
+    fn resp(body: &str) -> Response {
+        http::Response::builder()
+            .status(200)
+            .body(body.as_bytes().to_vec())
+            .unwrap()
+    }
+
+    #[test]
+    fn the_fast_reader_agrees_with_the_reference_reader() {
+        for body in [
+            r#"{"data":{"id":"1","name":"A","username":"a"}}"#,
+            r#"{"data":{"id":"1","username":"a","extra":[1,{"x":null}]},"includes":{"tweets":[{"id":"9"}]}}"#,
+            r#"{"data":{"id":"1","name":"\u00e9\n","username":"a"}}"#,
+        ] {
+            let fast = read_me_fast(body.as_bytes()).expect(body);
+            let reference = read_me(&resp(body)).unwrap();
+            assert_eq!(fast.0.id, reference.0.id);
+            assert_eq!(fast.0.name, reference.0.name);
+            assert_eq!(fast.0.username, reference.0.username);
+            let parsed = |s: &str| serde_json::from_str::<Value>(s).unwrap();
+            assert_eq!(parsed(&fast.0.json), parsed(&reference.0.json));
+            assert_eq!(fast.1.map(|s| parsed(&s)), reference.1.map(|s| parsed(&s)));
+        }
+    }
+
+    #[test]
+    fn anything_unusual_goes_to_the_reference_reader() {
+        for body in [
+            r#"{"data":{"id":5,"username":"a"}}"#,
+            r#"{"data":["id"]}"#,
+            r#"{"data":{"id":"1"}}"#,
+            r#"{"errors":[]}"#,
+            "[1,2]",
+            "not json",
+            "",
+        ] {
+            assert!(read_me_fast(body.as_bytes()).is_none(), "{body}");
+            assert!(
+                matches!(
+                    read_me(&resp(body)),
+                    Err(ConnectorError::MalformedResponse(_))
+                ),
+                "{body}"
+            );
+        }
     }
 }

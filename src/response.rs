@@ -18,42 +18,78 @@ pub struct ResponseMeta {
 /// Headers passed on to flows: nothing that could carry a credential.
 const KEPT_HEADERS: &[&str] = &["content-type", "x-transaction-id", "x-response-time"];
 
-fn header_num<T: std::str::FromStr>(h: &HeaderMap, name: &str) -> Option<T> {
-    h.get(name)?.to_str().ok()?.trim().parse().ok()
-}
+/// The rate-limit window a header belongs to, and which of its fields.
+const WINDOW_PREFIXES: [&str; 3] = [
+    "x-rate-limit-",
+    "x-user-limit-24hour-",
+    "x-app-limit-24hour-",
+];
 
-fn window(h: &HeaderMap, prefix: &str) -> Option<RateLimitWindow> {
-    let w = RateLimitWindow {
-        limit: header_num(h, &format!("{prefix}-limit")),
-        remaining: header_num(h, &format!("{prefix}-remaining")),
-        reset: header_num(h, &format!("{prefix}-reset")),
-    };
-    (w != RateLimitWindow::default()).then_some(w)
-}
-
-pub fn rate_limits(h: &HeaderMap) -> RateLimits {
-    RateLimits {
-        window: window(h, "x-rate-limit"),
-        user_day: window(h, "x-user-limit-24hour"),
-        app_day: window(h, "x-app-limit-24hour"),
+fn window_of<'a>(
+    l: &'a mut RateLimits,
+    name: &'a str,
+) -> Option<(&'a mut Option<RateLimitWindow>, &'a str)> {
+    let [window, user, app] = WINDOW_PREFIXES;
+    if let Some(field) = name.strip_prefix(window) {
+        Some((&mut l.window, field))
+    } else if let Some(field) = name.strip_prefix(user) {
+        Some((&mut l.user_day, field))
+    } else {
+        name.strip_prefix(app).map(|field| (&mut l.app_day, field))
     }
 }
 
+/// Records one header into `l` if it is a rate-limit header with a number.
+/// The first value of a repeated header wins, as `HeaderMap::get` would.
+fn note_rate_limit(l: &mut RateLimits, name: &str, value: &http::HeaderValue) {
+    let Some((window, field)) = window_of(l, name) else {
+        return;
+    };
+    let Some(text) = value.to_str().ok().map(str::trim) else {
+        return;
+    };
+    let w = match field {
+        "limit" | "remaining" | "reset" => window.get_or_insert_with(Default::default),
+        _ => return,
+    };
+    match field {
+        "limit" if w.limit.is_none() => w.limit = text.parse().ok(),
+        "remaining" if w.remaining.is_none() => w.remaining = text.parse().ok(),
+        "reset" if w.reset.is_none() => w.reset = text.parse().ok(),
+        _ => {}
+    }
+    if *w == RateLimitWindow::default() {
+        *window = None;
+    }
+}
+
+/// One pass over the headers (this runs on every call: no per-name lookups).
+pub fn rate_limits(h: &HeaderMap) -> RateLimits {
+    let mut l = RateLimits::default();
+    for (k, v) in h {
+        note_rate_limit(&mut l, k.as_str(), v);
+    }
+    l
+}
+
 pub fn meta(resp: &Response) -> ResponseMeta {
-    let h = resp.headers();
-    let headers = h
-        .iter()
-        .filter(|(k, _)| {
-            let k = k.as_str();
-            KEPT_HEADERS.contains(&k)
-                || k.starts_with("x-rate-limit-")
-                || k.contains("-limit-24hour-")
-        })
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
+    let mut rate_limits = RateLimits::default();
+    let mut headers = Vec::new();
+    for (k, v) in resp.headers() {
+        let k = k.as_str();
+        let limit = WINDOW_PREFIXES.iter().any(|p| k.starts_with(p));
+        if limit {
+            note_rate_limit(&mut rate_limits, k, v);
+        }
+        if limit || KEPT_HEADERS.contains(&k) {
+            if let Ok(v) = v.to_str() {
+                headers.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
     ResponseMeta {
         status: resp.status().as_u16(),
-        rate_limits: rate_limits(h),
+        rate_limits,
         headers,
         body: String::from_utf8_lossy(resp.body()).into_owned(),
     }

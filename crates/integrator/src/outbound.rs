@@ -3,7 +3,6 @@
 //! connection's allowlist, bounded in time and size, and sent over one
 //! pooled keep-alive client (rustls, system roots, `SSL_CERT_FILE`).
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,29 +69,51 @@ impl HttpClient {
     }
 }
 
-/// Origins (`scheme://host:port`) an instance may reach. Shared with the
-/// runtime, which fills it from the connection's `apiUrl` at `init`.
+/// Origins (scheme, host, port) an instance may reach. Shared with the
+/// runtime, which fills it from the connection's `apiUrl` at `init`. Checked
+/// on every request, so without building strings.
 #[derive(Clone, Default)]
-pub struct Allowlist(Arc<RwLock<HashSet<String>>>);
+pub struct Allowlist(Arc<RwLock<Vec<(String, String, u16)>>>);
+
+fn parts(uri: &http::Uri) -> Option<(&str, &str, u16)> {
+    let scheme = uri.scheme_str()?;
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme.eq_ignore_ascii_case("https") {
+            443
+        } else {
+            80
+        });
+    Some((scheme, uri.host()?, port))
+}
 
 impl Allowlist {
     pub fn allow_url(&self, url: &str) -> bool {
-        match origin_of_str(url) {
-            Some(o) => {
-                self.0.write().unwrap_or_else(|p| p.into_inner()).insert(o);
-                true
-            }
-            None => false,
+        let Ok(uri) = url.parse::<http::Uri>() else {
+            return false;
+        };
+        let Some((scheme, host, port)) = parts(&uri) else {
+            return false;
+        };
+        let entry = (scheme.to_ascii_lowercase(), host.to_ascii_lowercase(), port);
+        let mut list = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if !list.contains(&entry) {
+            list.push(entry);
         }
+        true
     }
 
     pub fn allows(&self, uri: &http::Uri) -> bool {
-        origin(uri).is_some_and(|o| {
-            self.0
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains(&o)
-        })
+        let Some((scheme, host, port)) = parts(uri) else {
+            return false;
+        };
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|(s, h, p)| {
+                *p == port && s.eq_ignore_ascii_case(scheme) && h.eq_ignore_ascii_case(host)
+            })
     }
 
     pub fn clear(&self) {

@@ -17,7 +17,6 @@
 //! never reached a reused connection (closed by the server meanwhile) is
 //! retried once on a new one.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -67,23 +66,34 @@ impl Conn {
     }
 }
 
+/// An origin's connections (a handful of origins per runtime: a list).
+type Origin = (Key, Vec<Conn>);
+
 #[derive(Clone)]
 pub struct Pool {
     connector: HttpsConnector<HttpConnector>,
-    idle: Arc<Mutex<HashMap<String, Vec<Conn>>>>,
+    idle: Arc<Mutex<Vec<Origin>>>,
 }
 
-fn key(uri: &http::Uri) -> Option<String> {
-    let scheme = uri.scheme_str()?;
-    let host = uri.host()?;
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme.eq_ignore_ascii_case("https") {
-            443
-        } else {
-            80
-        });
-    Some(format!("{scheme}://{host}:{port}").to_ascii_lowercase())
+/// Which connections can serve a URI: (scheme, host, port), compared
+/// without case and without building a string per request.
+#[derive(Clone, PartialEq, Eq)]
+struct Key {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl Key {
+    fn matches(&self, https: bool, host: &str, port: u16) -> bool {
+        self.https == https && self.port == port && self.host.eq_ignore_ascii_case(host)
+    }
+}
+
+fn parts(uri: &http::Uri) -> Option<(bool, &str, u16)> {
+    let https = uri.scheme_str()?.eq_ignore_ascii_case("https");
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    Some((https, uri.host()?, port))
 }
 
 impl Pool {
@@ -97,18 +107,31 @@ impl Pool {
         }
     }
 
-    /// A connection to `key` that is idle or about to be, most recent first.
-    fn checkout(&self, key: &str) -> Option<Conn> {
+    /// A connection to the origin that is idle or about to be, most recent first.
+    fn checkout(&self, (https, host, port): (bool, &str, u16)) -> Option<Conn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.get_mut(key)?;
+        let (_, list) = idle
+            .iter_mut()
+            .find(|(k, _)| k.matches(https, host, port))?;
         list.retain(|c| !c.sender.is_closed() && c.last_used.elapsed() < Self::IDLE_TIMEOUT);
         let i = list.iter().rposition(Conn::reusable_soon)?;
         Some(list.remove(i))
     }
 
-    fn checkin(&self, key: String, conn: Conn) {
+    fn checkin(&self, (https, host, port): (bool, &str, u16), conn: Conn) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let list = idle.entry(key).or_default();
+        let list = match idle.iter().position(|(k, _)| k.matches(https, host, port)) {
+            Some(i) => &mut idle[i].1,
+            None => {
+                let key = Key {
+                    https,
+                    host: host.to_ascii_lowercase(),
+                    port,
+                };
+                idle.push((key, Vec::new()));
+                &mut idle.last_mut().expect("just pushed").1
+            }
+        };
         if list.len() >= Self::MAX_PER_HOST {
             list.remove(0);
         }
@@ -147,21 +170,23 @@ impl Pool {
         connected: &AtomicBool,
     ) -> Result<(http::Response<Incoming>, Release), PoolError> {
         let uri = request.uri().clone();
-        let key = key(&uri).ok_or(PoolError::BadUri)?;
+        let key = parts(&uri).ok_or(PoolError::BadUri)?;
         if !request.headers().contains_key(http::header::HOST) {
             let host = uri.authority().ok_or(PoolError::BadUri)?.as_str();
             let host = http::HeaderValue::from_str(host).map_err(|_| PoolError::BadUri)?;
             request.headers_mut().insert(http::header::HOST, host);
         }
         // HTTP/1.1 requests carry the origin form (`/path?query`).
-        *request.uri_mut() = uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .parse()
-            .map_err(|_| PoolError::BadUri)?;
+        let mut origin_form = http::uri::Parts::default();
+        origin_form.path_and_query = Some(
+            uri.path_and_query()
+                .cloned()
+                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+        );
+        *request.uri_mut() = http::Uri::from_parts(origin_form).map_err(|_| PoolError::BadUri)?;
         let mut retried = false;
         loop {
-            let (mut sender, reused) = match self.checkout(&key) {
+            let (mut sender, reused) = match self.checkout(key) {
                 Some(conn) => (conn.sender, true),
                 None => {
                     let sender = tokio::time::timeout(connect_timeout, self.connect(&uri))

@@ -17,7 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::time::Sleep;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::pool::{Pool, PoolError, Release};
+use crate::pool::{parts, Pool, PoolError, Release};
 
 /// Upper bound of every timeout, whatever the guest asks for.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
@@ -75,18 +75,6 @@ impl HttpClient {
 #[derive(Clone, Default)]
 pub struct Allowlist(Arc<RwLock<Vec<(String, String, u16)>>>);
 
-fn parts(uri: &http::Uri) -> Option<(&str, &str, u16)> {
-    let scheme = uri.scheme_str()?;
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme.eq_ignore_ascii_case("https") {
-            443
-        } else {
-            80
-        });
-    Some((scheme, uri.host()?, port))
-}
-
 impl Allowlist {
     pub fn allow_url(&self, url: &str) -> bool {
         let Ok(uri) = url.parse::<http::Uri>() else {
@@ -122,12 +110,8 @@ impl Allowlist {
 }
 
 fn origin(uri: &http::Uri) -> Option<String> {
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let host = uri.host()?.to_ascii_lowercase();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "https" { 443 } else { 80 });
-    Some(format!("{scheme}://{host}:{port}"))
+    let (scheme, host, port) = parts(uri)?;
+    Some(format!("{scheme}://{host}:{port}").to_ascii_lowercase())
 }
 
 pub fn origin_of_str(url: &str) -> Option<String> {

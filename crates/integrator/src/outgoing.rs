@@ -143,15 +143,14 @@ impl Host for HostState {
         // the I/O future a hook may return is a no-op here and is not run.
         let no_io = Box::new(async { Ok(()) });
         let send = self.outbound.send_request(request, options, no_io);
+        let worker = self.workers.take();
         let future = if has_body {
             // The guest writes the body after `handle` returns: send in a task.
-            let worker = self.workers.take();
             HostFutureIncomingResponse::Pending(wasmtime_wasi::runtime::spawn(async move {
                 let (resp, _io) = Pin::from(send).await?;
                 Ok((resp, worker))
             }))
         } else {
-            let worker = self.workers.take();
             HostFutureIncomingResponse::Ready(
                 Pin::from(send).await.map(|(resp, _io)| (resp, worker)),
             )

@@ -90,10 +90,13 @@ impl Key {
     }
 }
 
-fn parts(uri: &http::Uri) -> Option<(bool, &str, u16)> {
-    let https = uri.scheme_str()?.eq_ignore_ascii_case("https");
+/// A URI's scheme, host and port (the scheme's default when none is given):
+/// what both the pool and the egress allowlist compare, without case.
+pub fn parts(uri: &http::Uri) -> Option<(&str, &str, u16)> {
+    let scheme = uri.scheme_str()?;
+    let https = scheme.eq_ignore_ascii_case("https");
     let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    Some((https, uri.host()?, port))
+    Some((scheme, uri.host()?, port))
 }
 
 impl Pool {
@@ -170,7 +173,8 @@ impl Pool {
         connected: &AtomicBool,
     ) -> Result<(http::Response<Incoming>, Release), PoolError> {
         let uri = request.uri().clone();
-        let key = parts(&uri).ok_or(PoolError::BadUri)?;
+        let (scheme, host, port) = parts(&uri).ok_or(PoolError::BadUri)?;
+        let key = (scheme.eq_ignore_ascii_case("https"), host, port);
         if !request.headers().contains_key(http::header::HOST) {
             let host = uri.authority().ok_or(PoolError::BadUri)?.as_str();
             let host = http::HeaderValue::from_str(host).map_err(|_| PoolError::BadUri)?;

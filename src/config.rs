@@ -40,6 +40,9 @@ pub struct Connection {
     pub name: String,
     /// Base URL without a trailing slash.
     pub api_url: String,
+    /// `scheme://host[:port]` of `api_url` (default ports left out): with
+    /// the name and client id, it keys the connection's stored tokens.
+    pub api_origin: String,
     pub timeout: Duration,
     pub client_id: String,
     pub client_secret: Option<Secret>,
@@ -115,6 +118,7 @@ pub fn validate(
         ));
     }
     let api_url = url.as_str().trim_end_matches('/').to_string();
+    let api_origin = url.origin().ascii_serialization();
     let timeout = p.timeout.unwrap_or(DEFAULT_TIMEOUT_MS);
     if !(1..=MAX_TIMEOUT_MS).contains(&timeout) {
         return Err(ConnectorError::invalid(
@@ -138,6 +142,7 @@ pub fn validate(
         Connection {
             name,
             api_url,
+            api_origin,
             timeout: Duration::from_millis(timeout.into()),
             client_id,
             client_secret: blank_to_none(p.client_secret),
@@ -201,6 +206,9 @@ mod tests {
         let (c, _, _) = validate(params("https://api.x.com/")).unwrap();
         assert_eq!(c.api_url, "https://api.x.com");
         assert_eq!(c.token_url(), "https://api.x.com/2/oauth2/token");
+        assert_eq!(c.api_origin, "https://api.x.com");
+        let (c, _, _) = validate(params("http://127.0.0.1:8080/base/")).unwrap();
+        assert_eq!(c.api_origin, "http://127.0.0.1:8080");
     }
 
     #[test]

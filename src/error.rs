@@ -110,6 +110,12 @@ pub enum ConnectorError {
         hint: String,
     },
     MalformedResponse(String),
+    /// The host's token store could not be used (see WIT `store-failure`).
+    TokenStore {
+        cause: String,
+        /// A rotated set is held in memory only, until the store answers.
+        unsaved: bool,
+    },
 }
 
 impl ConnectorError {
@@ -133,6 +139,7 @@ impl ConnectorError {
             ConnectorError::Transport(_) => "transport",
             ConnectorError::RefreshFailed { .. } => "refresh-failed",
             ConnectorError::MalformedResponse(_) => "malformed-response",
+            ConnectorError::TokenStore { .. } => "token-store",
         }
     }
 }
@@ -181,6 +188,7 @@ impl fmt::Display for ConnectorError {
                 write!(f, "; {hint}")
             }
             ConnectorError::MalformedResponse(m) => write!(f, "malformed response: {m}"),
+            ConnectorError::TokenStore { cause, .. } => write!(f, "token store: {cause}"),
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::connector::{Connector, GetMeRequest};
 use crate::error::{ConnectorError, TransportError, TransportKind};
 use crate::http::{HttpClient, Request, Response};
 use crate::secret::Secret;
-use crate::token::{Clock, StoreError, TokenSet, TokenSource, TokenStore, Versioned};
+use crate::token::{Clock, FamilyKey, StoreError, TokenSet, TokenSource, TokenStore, Versioned};
 
 type Scripted = Result<(u16, String), TransportError>;
 
@@ -86,13 +86,36 @@ struct FakeStore {
     current: Rc<RefCell<Option<Versioned>>>,
     saves: Rc<Cell<u32>>,
     lease_held_by_other: Rc<Cell<bool>>,
+    /// Every call fails (the store is down).
+    down: Rc<Cell<bool>>,
+    /// Only saves fail.
+    saves_fail: Rc<Cell<bool>>,
+    /// Only leases fail.
+    leases_fail: Rc<Cell<bool>>,
+    /// Another holder's save that lands just before our next save.
+    before_next_save: Rc<RefCell<Option<Versioned>>>,
+    families: Rc<RefCell<Vec<FamilyKey>>>,
+}
+
+fn down() -> StoreError {
+    StoreError::Unavailable("token store test: down".into())
 }
 
 impl TokenStore for FakeStore {
-    fn load(&self, _c: &str) -> Result<Option<Versioned>, StoreError> {
+    fn load(&self, f: &FamilyKey) -> Result<Option<Versioned>, StoreError> {
+        self.families.borrow_mut().push(f.clone());
+        if self.down.get() {
+            return Err(down());
+        }
         Ok(self.current.borrow().clone())
     }
-    fn save(&self, _c: &str, expected: u64, tokens: &TokenSet) -> Result<u64, StoreError> {
+    fn save(&self, _f: &FamilyKey, expected: u64, tokens: &TokenSet) -> Result<u64, StoreError> {
+        if self.down.get() || self.saves_fail.get() {
+            return Err(down());
+        }
+        if let Some(other) = self.before_next_save.borrow_mut().take() {
+            *self.current.borrow_mut() = Some(other);
+        }
         let mut cur = self.current.borrow_mut();
         let v = cur.as_ref().map(|v| v.version).unwrap_or(0);
         if v != expected {
@@ -105,10 +128,13 @@ impl TokenStore for FakeStore {
         });
         Ok(v + 1)
     }
-    fn acquire_lease(&self, _c: &str, _ttl: u32) -> Result<Option<u64>, StoreError> {
+    fn acquire_lease(&self, _f: &FamilyKey, _ttl: u32) -> Result<Option<u64>, StoreError> {
+        if self.down.get() || self.leases_fail.get() {
+            return Err(down());
+        }
         Ok((!self.lease_held_by_other.get()).then_some(1))
     }
-    fn release_lease(&self, _c: &str, _l: u64) {}
+    fn release_lease(&self, _f: &FamilyKey, _l: u64) {}
 }
 
 #[derive(Clone)]
@@ -277,7 +303,9 @@ fn a_stored_newer_family_wins_over_the_spent_config_token() {
     rig.http.push(200, &token_json("A1", "R1", 60));
     rig.http.push(200, ME);
     first.get_me(&me()).unwrap();
-    // Second process, same config: adopts the stored family, refreshes with R1.
+    // Second process, same config, once A1 is within its margin: adopts the
+    // stored family, refreshes with R1.
+    rig.clock.0.set(NOW + 31_000);
     let mut second = rig.connector(None, Some("R0"));
     rig.http.push(200, &token_json("A2", "R2", 7200));
     rig.http.push(200, ME);
@@ -307,6 +335,7 @@ fn waits_for_another_holders_refresh_instead_of_spending_the_token() {
             access_token: Some(Secret::new("A-other")),
             refresh_token: Some(Secret::new("R-other")),
             expires_at: Some(NOW + 7_200_000),
+            obtained_at: Some(NOW),
             origin,
         },
     });
@@ -344,4 +373,157 @@ fn rate_limited_error_carries_the_windows() {
         ConnectorError::RateLimited { problem, .. } => assert_eq!(problem.status, 429),
         e => panic!("{e:?}"),
     }
+}
+
+fn store_failure(e: ConnectorError) -> (String, bool) {
+    match e {
+        ConnectorError::TokenStore { cause, unsaved } => (cause, unsaved),
+        e => panic!("expected a token-store error, got {e:?}"),
+    }
+}
+
+#[test]
+fn the_family_key_is_connection_client_and_api_origin() {
+    let rig = Rig::new();
+    let _ = rig.connector(None, Some("R0"));
+    assert_eq!(
+        rig.store.families.borrow()[0],
+        FamilyKey {
+            connection: "TWITTER_CONNECTION_1".into(),
+            client_id: "cid".into(),
+            api_origin: "http://127.0.0.1:1".into(),
+        }
+    );
+}
+
+#[test]
+fn without_the_store_no_refresh_is_sent_until_it_answers() {
+    let rig = Rig::new();
+    rig.store.down.set(true);
+    let mut c = rig.connector(None, Some("R0"));
+    let (cause, unsaved) = store_failure(c.get_me(&me()).unwrap_err());
+    assert!(
+        cause.contains("down") && cause.contains("no token refresh was sent"),
+        "{cause}"
+    );
+    assert!(!unsaved);
+    assert!(rig.http.sent.borrow().is_empty(), "nothing went to X");
+    // Back: the family is read (here: none, so the config starts it), then refreshed.
+    rig.store.down.set(false);
+    rig.http.push(200, &token_json("A1", "R1", 7200));
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert!(rig.http.token_bodies()[0].contains("refresh_token=R0"));
+    assert_eq!(
+        rig.store
+            .current
+            .borrow()
+            .clone()
+            .unwrap()
+            .tokens
+            .refresh_token,
+        Some(Secret::new("R1"))
+    );
+}
+
+#[test]
+fn without_the_store_a_config_access_token_still_serves_but_is_never_refreshed() {
+    let rig = Rig::new();
+    rig.store.down.set(true);
+    let mut c = rig.connector(Some("A0"), Some("R0"));
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    // X refuses A0: a refresh would need the store; none is sent.
+    rig.http
+        .push(401, r#"{"title":"Unauthorized","status":401}"#);
+    let (_, unsaved) = store_failure(c.get_me(&me()).unwrap_err());
+    assert!(!unsaved);
+    assert!(rig.http.token_bodies().is_empty());
+}
+
+#[test]
+fn a_lease_the_store_cannot_give_means_no_refresh() {
+    let rig = Rig::new();
+    let mut c = rig.connector(None, Some("R0"));
+    rig.store.leases_fail.set(true);
+    store_failure(c.get_me(&me()).unwrap_err());
+    assert!(rig.http.sent.borrow().is_empty());
+}
+
+#[test]
+fn a_refresh_whose_save_fails_is_held_saved_later_and_never_sent_again() {
+    let rig = Rig::new();
+    let mut c = rig.connector(None, Some("R0"));
+    rig.store.saves_fail.set(true);
+    rig.http.push(200, &token_json("A1", "R1", 7200));
+    // X rotated R0 -> R1, the save failed: the call fails, A1 is not used.
+    let (cause, unsaved) = store_failure(c.get_me(&me()).unwrap_err());
+    assert!(unsaved && cause.contains("held in memory"), "{cause}");
+    assert!(
+        rig.http.api_auth().is_empty(),
+        "A1 is used only once it is saved"
+    );
+    assert!(c.token_source().holds_unsaved_tokens());
+    // Still down: the next call tries the save again, sends nothing.
+    let (_, unsaved) = store_failure(c.get_me(&me()).unwrap_err());
+    assert!(unsaved);
+    assert_eq!(rig.http.sent.borrow().len(), 1);
+    let shown = format!("{:?} {cause}", c.token_source());
+    assert!(!shown.contains("A1") && !shown.contains("R1"), "{shown}");
+    // Back: saved first thing, then the call goes on with A1; R0 never again.
+    rig.store.saves_fail.set(false);
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert_eq!(rig.http.api_auth(), vec!["Bearer A1"]);
+    assert_eq!(rig.http.token_bodies().len(), 1);
+    let stored = rig.store.current.borrow().clone().unwrap();
+    assert_eq!(stored.tokens.refresh_token, Some(Secret::new("R1")));
+    assert!(!c.token_source().holds_unsaved_tokens());
+}
+
+#[test]
+fn a_second_start_never_overwrites_a_rotation_saved_meanwhile() {
+    let rig = Rig::new();
+    // Another process starts from the same config, refreshes and saves R1
+    // between our load and our first save.
+    let origin = crate::token::fingerprint(&Secret::new("R0"));
+    *rig.store.before_next_save.borrow_mut() = Some(Versioned {
+        version: 2,
+        tokens: TokenSet {
+            access_token: Some(Secret::new("A1")),
+            refresh_token: Some(Secret::new("R1")),
+            expires_at: Some(NOW + 7_200_000),
+            obtained_at: Some(NOW),
+            origin,
+        },
+    });
+    let mut c = rig.connector(None, Some("R0"));
+    let stored = rig.store.current.borrow().clone().unwrap();
+    assert_eq!(stored.version, 2, "the rotated set stays");
+    assert_eq!(stored.tokens.refresh_token, Some(Secret::new("R1")));
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert_eq!(
+        rig.http.api_auth(),
+        vec!["Bearer A1"],
+        "adopted, not R0 spent"
+    );
+}
+
+#[test]
+fn short_lived_tokens_refresh_at_half_their_life_not_on_every_call() {
+    let rig = Rig::new();
+    let mut c = rig.connector(None, Some("R0"));
+    rig.http.push(200, &token_json("A1", "R1", 2));
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    rig.clock.0.set(NOW + 900);
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert_eq!(rig.http.token_bodies().len(), 1, "fresh for the first half");
+    rig.clock.0.set(NOW + 1_000);
+    rig.http.push(200, &token_json("A2", "R2", 2));
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert_eq!(rig.http.token_bodies().len(), 2);
 }

@@ -151,20 +151,29 @@ async fn rate_limit_headers_are_reported() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_driven_refresh_rotates_without_reuse() {
     let h = Harness::new().await;
-    // 60 s lifetime = inside the 60 s margin: every call must refresh first.
-    h.sim.set_access_token_ttl(Duration::from_secs(60));
+    // A 1 s lifetime is refreshed once half of it is gone: with calls 0.6 s
+    // apart, every call must refresh first.
+    h.sim.set_access_token_ttl(Duration::from_secs(1));
     let pair = h.sim.issue_tokens(CLIENT_ID);
     let mut c = h.instance().await;
     c.init(&h.config(None, Some(&pair.refresh_token)))
         .await
         .unwrap();
-    for i in 0..40 {
+    for i in 0..6 {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
         c.get_me(&get_me_request())
             .await
             .unwrap_or_else(|e| panic!("call {i}: {e}"));
     }
+    // And calls within the first half of its life use it as it is.
+    c.get_me(&get_me_request()).await.unwrap();
     let s = h.sim.stats();
-    assert_eq!(s.refreshes, 40, "one refresh per call");
+    assert_eq!(
+        s.refreshes, 6,
+        "one refresh per expired token, none while fresh"
+    );
     assert_eq!(s.reuses_detected, 0);
     assert_eq!(s.unauthorized, 0, "proactive: no call was refused");
 
@@ -345,14 +354,18 @@ async fn public_and_confidential_clients() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_of_one_connection_share_the_rotation() {
     let h = Harness::new().await;
-    h.sim.set_access_token_ttl(Duration::from_secs(30));
+    h.sim.set_access_token_ttl(Duration::from_secs(1));
     let pair = h.sim.issue_tokens(CLIENT_ID);
     let cfg = h.config(None, Some(&pair.refresh_token));
     let mut a = h.instance().await;
     let mut b = h.instance().await;
     a.init(&cfg).await.unwrap();
     b.init(&cfg).await.unwrap();
-    for _ in 0..10 {
+    for round in 0..5 {
+        if round > 0 {
+            // Past half the token's life: the next call refreshes.
+            tokio::time::sleep(Duration::from_millis(600)).await;
+        }
         a.get_me(&get_me_request()).await.expect("a");
         b.get_me(&get_me_request()).await.expect("b");
     }
@@ -361,7 +374,7 @@ async fn two_instances_of_one_connection_share_the_rotation() {
         s.reuses_detected, 0,
         "no instance spent a token the other had rotated"
     );
-    assert_eq!(s.refreshes, 20);
+    assert_eq!(s.refreshes, 5, "a refreshes each round, b adopts its set");
     // A third instance started later from the same config adopts the newest set.
     let mut c = h.instance().await;
     c.init(&cfg).await.unwrap();

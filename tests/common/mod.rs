@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use integrator::bindings::exports::wso2::twitter::connector as wit;
 use integrator::bindings::wso2::twitter::types::ConnectorError;
-use integrator::vault::{MemoryVault, TokenVault};
 use integrator::{CallError, ConnectorInstance, Runtime, RuntimeOptions};
+use token_store::{MemoryStore, TokenStore};
 use x_sim::Simulator;
 
 pub const CLIENT_ID: &str = "test-client";
@@ -43,7 +43,7 @@ pub struct Harness {
     pub sim: Simulator,
     pub runtime: Runtime,
     pub loaded: integrator::LoadedConnector,
-    pub vault: Arc<dyn TokenVault>,
+    pub store: Arc<dyn TokenStore>,
 }
 
 impl Harness {
@@ -53,10 +53,10 @@ impl Harness {
 
     pub async fn with_sim(sim: Simulator) -> Harness {
         sim.add_client(CLIENT_ID, None);
-        let vault: Arc<dyn TokenVault> = Arc::new(MemoryVault::new());
+        let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
         let runtime = Runtime::new(RuntimeOptions {
             extra_roots_pem: sim.cert_pem().map(str::to_string),
-            vault: vault.clone(),
+            token_store: store.clone(),
             cache_dir: Some(root().join("target/test-component-cache")),
             ..RuntimeOptions::default()
         })
@@ -68,7 +68,7 @@ impl Harness {
             sim,
             runtime,
             loaded,
-            vault,
+            store,
         }
     }
 

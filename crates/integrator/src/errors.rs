@@ -15,6 +15,7 @@ pub fn kind(e: &ConnectorError) -> &'static str {
         ConnectorError::Transport(_) => "transport",
         ConnectorError::RefreshFailed(_) => "refresh-failed",
         ConnectorError::MalformedResponse(_) => "malformed-response",
+        ConnectorError::TokenStore(_) => "token-store",
     }
 }
 
@@ -59,6 +60,7 @@ pub fn message(e: &ConnectorError) -> String {
             None => r.error.clone(),
         },
         ConnectorError::MalformedResponse(m) => m.clone(),
+        ConnectorError::TokenStore(f) => f.cause.clone(),
     }
 }
 
@@ -90,6 +92,7 @@ pub fn describe(e: &ConnectorError) -> String {
         ConnectorError::RefreshFailed(r) => {
             format!("token refresh failed: {}; {}", message(e), r.hint)
         }
+        ConnectorError::TokenStore(f) => format!("token store unavailable: {}", f.cause),
         other => format!("{}: {}", kind(other), message(other)),
     }
 }

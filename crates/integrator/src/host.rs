@@ -1,25 +1,31 @@
 //! The store data of one connector instance: WASI, wasi:http with our
-//! outbound hooks, the token vault, and its resource limits.
+//! outbound hooks, the token store, and its resource limits.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use token_store::{FamilyKey, StoredTokens, TokenStore};
 use wasmtime::component::ResourceTable;
 use wasmtime::StoreLimits;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::bindings::wso2::twitter::token_store::{self, StoreError, TokenSet, VersionedTokens};
+use crate::bindings::wso2::twitter::token_store as wit;
 use crate::outbound::Outbound;
 use crate::secret::Secret;
-use crate::vault::{StoredTokens, TokenVault, VaultError};
+
+/// Sees each token value that passes through the store (for redaction).
+pub type TokenObserver = Arc<dyn Fn(&str) + Send + Sync>;
 
 pub struct HostState {
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
     pub table: ResourceTable,
     pub outbound: Outbound,
-    pub vault: Arc<dyn TokenVault>,
+    pub tokens: Arc<dyn TokenStore>,
+    /// Called with every token value that passes through the store, so the
+    /// runtime can keep rotated tokens out of logs and answers too.
+    pub on_token: Option<TokenObserver>,
     pub limits: StoreLimits,
     pub workers: crate::outgoing::WorkerStock,
 }
@@ -43,77 +49,130 @@ impl WasiHttpView for HostState {
     }
 }
 
-fn to_stored(t: TokenSet) -> StoredTokens {
+fn to_family(f: wit::FamilyKey) -> FamilyKey {
+    FamilyKey {
+        connection: f.connection,
+        client_id: f.client_id,
+        api_origin: f.api_origin,
+    }
+}
+
+fn to_stored(t: wit::TokenSet) -> StoredTokens {
     StoredTokens {
         access_token: t.access_token.map(Secret::new),
         refresh_token: t.refresh_token.map(Secret::new),
         expires_at: t.expires_at,
+        obtained_at: t.obtained_at,
         origin: t.origin,
     }
 }
 
-fn to_wit(t: StoredTokens) -> TokenSet {
-    TokenSet {
+fn to_wit(t: StoredTokens) -> wit::TokenSet {
+    wit::TokenSet {
         access_token: t.access_token.map(|s| s.expose().to_string()),
         refresh_token: t.refresh_token.map(|s| s.expose().to_string()),
         expires_at: t.expires_at,
+        obtained_at: t.obtained_at,
         origin: t.origin,
     }
 }
 
-fn to_store_error(e: VaultError) -> StoreError {
+fn to_wit_error(e: token_store::StoreError) -> wit::StoreError {
     match e {
-        VaultError::Conflict(v) => StoreError::Conflict(v),
-        VaultError::Unavailable(m) => StoreError::Unavailable(m),
+        token_store::StoreError::Conflict(v) => wit::StoreError::Conflict(v),
+        token_store::StoreError::Unavailable(m) => wit::StoreError::Unavailable(m),
     }
 }
 
-impl token_store::Host for HostState {
+/// Runs a store call on a blocking thread: SQLite and Redis do I/O.
+async fn blocking<T: Send + 'static>(
+    store: Arc<dyn TokenStore>,
+    f: impl FnOnce(&dyn TokenStore) -> Result<T, token_store::StoreError> + Send + 'static,
+) -> Result<T, wit::StoreError> {
+    match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+        Ok(r) => r.map_err(to_wit_error),
+        Err(e) => Err(wit::StoreError::Unavailable(format!(
+            "token store call failed: {e}"
+        ))),
+    }
+}
+
+impl HostState {
+    fn saw(&self, t: &StoredTokens) {
+        if let Some(f) = &self.on_token {
+            for s in [&t.access_token, &t.refresh_token].into_iter().flatten() {
+                f(s.expose());
+            }
+        }
+    }
+}
+
+impl wit::Host for HostState {
     async fn load(
         &mut self,
-        connection: String,
-    ) -> wasmtime::Result<Result<Option<VersionedTokens>, StoreError>> {
-        Ok(self
-            .vault
-            .load(&connection)
-            .map(|v| {
-                v.map(|v| VersionedTokens {
-                    version: v.version,
-                    tokens: to_wit(v.tokens),
-                })
+        family: wit::FamilyKey,
+    ) -> wasmtime::Result<Result<Option<wit::VersionedTokens>, wit::StoreError>> {
+        let family = to_family(family);
+        let r = blocking(self.tokens.clone(), move |s| s.load(&family)).await;
+        if let Ok(Some(v)) = &r {
+            self.saw(&v.tokens);
+        }
+        Ok(r.map(|v| {
+            v.map(|v| wit::VersionedTokens {
+                version: v.version,
+                tokens: to_wit(v.tokens),
             })
-            .map_err(to_store_error))
+        }))
     }
 
     async fn save(
         &mut self,
-        connection: String,
+        family: wit::FamilyKey,
         expected_version: u64,
-        tokens: TokenSet,
-    ) -> wasmtime::Result<Result<u64, StoreError>> {
-        let result = self
-            .vault
-            .save(&connection, expected_version, to_stored(tokens))
-            .map_err(to_store_error);
-        if let Ok(v) = &result {
-            tracing::debug!(target: "integrator::tokens", connection, version = v, "saved tokens");
+        tokens: wit::TokenSet,
+    ) -> wasmtime::Result<Result<u64, wit::StoreError>> {
+        let family = to_family(family);
+        let tokens = to_stored(tokens);
+        self.saw(&tokens);
+        let connection = family.connection.clone();
+        let store = self.tokens.clone();
+        let result = blocking(store, move |s| s.save(&family, expected_version, &tokens)).await;
+        match &result {
+            Ok(v) => {
+                tracing::debug!(target: "integrator::tokens", connection, version = v, "saved tokens")
+            }
+            Err(wit::StoreError::Unavailable(m)) => {
+                tracing::warn!(target: "integrator::tokens", connection, "saving tokens failed: {m}")
+            }
+            Err(wit::StoreError::Conflict(v)) => {
+                tracing::debug!(target: "integrator::tokens", connection, current = v, "token save conflict")
+            }
         }
         Ok(result)
     }
 
     async fn acquire_lease(
         &mut self,
-        connection: String,
+        family: wit::FamilyKey,
         ttl_ms: u32,
-    ) -> wasmtime::Result<Result<Option<u64>, StoreError>> {
-        Ok(self
-            .vault
-            .acquire_lease(&connection, Duration::from_millis(ttl_ms.into()))
-            .map_err(to_store_error))
+    ) -> wasmtime::Result<Result<Option<u64>, wit::StoreError>> {
+        let family = to_family(family);
+        Ok(blocking(self.tokens.clone(), move |s| {
+            s.acquire_lease(&family, Duration::from_millis(ttl_ms.into()))
+        })
+        .await)
     }
 
-    async fn release_lease(&mut self, connection: String, lease: u64) -> wasmtime::Result<()> {
-        self.vault.release_lease(&connection, lease);
+    async fn release_lease(&mut self, family: wit::FamilyKey, lease: u64) -> wasmtime::Result<()> {
+        let family = to_family(family);
+        if let Err(wit::StoreError::Unavailable(m)) = blocking(self.tokens.clone(), move |s| {
+            s.release_lease(&family, lease)
+        })
+        .await
+        {
+            // It lapses by itself; the next holder re-reads the store first.
+            tracing::warn!(target: "integrator::tokens", "releasing a refresh lease failed: {m}");
+        }
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ pub mod outgoing;
 pub mod pool;
 pub mod runtime;
 pub mod secret;
-pub mod vault;
+pub mod store_cli;
 
 pub use runtime::{
     CallError, ConnectorInstance, LoadKind, LoadedConnector, Runtime, RuntimeOptions,

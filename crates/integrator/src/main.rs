@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use integrator::descriptor;
+use integrator::flow::exec::Redactor;
 use integrator::flow::{self, Integrator, Message, Sandbox};
+use integrator::store_cli;
 use integrator::{Runtime, RuntimeOptions};
 
 #[derive(Parser)]
@@ -57,6 +59,51 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// The stored tokens of each connection (never the tokens themselves).
+    Tokens {
+        #[command(subcommand)]
+        action: TokensAction,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensAction {
+    /// Per connection: backend, family age, access-token expiry, last refresh,
+    /// refresh count, and whether a refresh lease is held.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the stored tokens of a connection (every client id and API).
+    /// The next run starts again from the tokens in the flow's config.
+    Forget {
+        /// The connection name (`connectionName`, or the local entry's key).
+        connection: String,
+    },
+}
+
+#[derive(Args)]
+struct StoreArgs {
+    /// Where connections keep their tokens: an SQLite file (default
+    /// $XDG_STATE_HOME/wso2-twitter-integrator/tokens.db), `redis://HOST:PORT/DB`
+    /// for several machines, or `memory`. Token values are sealed at rest when
+    /// INTEGRATOR_STORE_KEY (32 bytes, hex or base64) or a key file is set.
+    #[arg(
+        long = "token-store",
+        env = "INTEGRATOR_TOKEN_STORE",
+        value_name = "PATH|URL"
+    )]
+    token_store: Option<String>,
+    /// A file holding the store key (instead of INTEGRATOR_STORE_KEY).
+    #[arg(
+        long = "store-key-file",
+        env = "INTEGRATOR_STORE_KEY_FILE",
+        value_name = "PATH"
+    )]
+    store_key_file: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -76,6 +123,8 @@ struct Common {
     /// Verbose: tracing output (tokens are never printed). -vv for more.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 fn init_tracing(verbose: u8) {
@@ -106,8 +155,23 @@ async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup
         })?,
     };
     let package = descriptor::load(&path).map_err(Setup)?;
+    // The sandbox never touches the user's real store.
+    let token_store: Arc<dyn token_store::TokenStore> = if common.sandbox {
+        Arc::new(token_store::MemoryStore::new())
+    } else {
+        store_cli::open(
+            common.store.token_store.as_deref(),
+            common.store.store_key_file.as_deref(),
+        )
+        .map_err(Setup)?
+    };
+    tracing::info!(target: "integrator::tokens", backend = %token_store.describe(), "token store");
+    let redactor = Redactor::default();
+    let seen = redactor.clone();
     let options = RuntimeOptions {
         allowed_origins: (!common.allow_hosts.is_empty()).then(|| common.allow_hosts.clone()),
+        token_store,
+        on_token: Some(Arc::new(move |t: &str| seen.add(t))),
         ..RuntimeOptions::default()
     };
     let runtime = Runtime::new(options).map_err(Setup)?;
@@ -135,6 +199,7 @@ async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup
         package.descriptor,
         project,
         sandbox,
+        redactor,
     ))
 }
 
@@ -168,6 +233,38 @@ async fn run(cli: Cli) -> ExitCode {
         ExitCode::from(2)
     };
     match cli.command {
+        Command::Tokens { action, store } => {
+            let opened = match store_cli::open(
+                store.token_store.as_deref(),
+                store.store_key_file.as_deref(),
+            ) {
+                Ok(s) => s,
+                Err(e) => return setup_failed(Setup(e)),
+            };
+            let done = match action {
+                TokensAction::List { json: true } => store_cli::list_json(opened.as_ref())
+                    .map(|v| println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())),
+                TokensAction::List { json: false } => {
+                    store_cli::list_table(opened.as_ref()).map(|t| print!("{t}"))
+                }
+                TokensAction::Forget { connection } => {
+                    store_cli::forget(opened.as_ref(), &connection).map(|n| {
+                        eprintln!(
+                            "forgot {n} token famil{} of `{connection}` in {}",
+                            if n == 1 { "y" } else { "ies" },
+                            opened.describe()
+                        )
+                    })
+                }
+            };
+            match done {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Check { flows, common } => match prepare(&common, &flows).await {
             Ok(i) => {
                 eprintln!(
@@ -263,6 +360,7 @@ fn main() -> ExitCode {
         Command::Run { common, .. }
         | Command::Serve { common, .. }
         | Command::Check { common, .. } => common.verbose,
+        Command::Tokens { .. } => 0,
     };
     init_tracing(verbose);
     // `run` executes one flow: a single-threaded runtime keeps the

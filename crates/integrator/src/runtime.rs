@@ -25,7 +25,6 @@ use crate::bindings::wso2::twitter::types::{ConnectorError, ResponseMeta};
 use crate::bindings::{TwitterConnector, TwitterConnectorPre};
 use crate::host::HostState;
 use crate::outbound::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY, MAX_TIMEOUT};
-use crate::vault::{MemoryVault, TokenVault};
 
 /// Guest linear memory cap.
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
@@ -37,7 +36,10 @@ const POOL_INSTANCES: u32 = 128;
 pub struct RuntimeOptions {
     /// Extra trusted root certificates (PEM), besides the system's.
     pub extra_roots_pem: Option<String>,
-    pub vault: Arc<dyn TokenVault>,
+    /// Where connections keep their tokens (shared by every instance).
+    pub token_store: Arc<dyn token_store::TokenStore>,
+    /// Sees every token value that passes through the store (for redaction).
+    pub on_token: Option<crate::host::TokenObserver>,
     pub memory_limit: usize,
     /// Where compiled components are cached; `None`: no disk cache.
     pub cache_dir: Option<PathBuf>,
@@ -51,7 +53,8 @@ impl Default for RuntimeOptions {
     fn default() -> Self {
         RuntimeOptions {
             extra_roots_pem: None,
-            vault: Arc::new(MemoryVault::new()),
+            token_store: Arc::new(token_store::MemoryStore::new()),
+            on_token: None,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             cache_dir: default_cache_dir(),
             max_body: DEFAULT_MAX_BODY,
@@ -262,7 +265,8 @@ impl Runtime {
                 max_body: self.options.max_body,
                 timer: Default::default(),
             },
-            vault: self.options.vault.clone(),
+            tokens: self.options.token_store.clone(),
+            on_token: self.options.on_token.clone(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.options.memory_limit)
                 .build(),

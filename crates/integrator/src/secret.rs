@@ -1,22 +1,4 @@
-//! Host-side secret newtype: tokens and the client secret, never printed.
+//! Host-side secret newtype (tokens, the client secret): the token store's,
+//! so a value read from the store never changes type on its way.
 
-use std::fmt;
-
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
+pub use token_store::Secret;

@@ -17,7 +17,7 @@ mod server;
 mod state;
 
 pub use server::{Simulator, Tls};
-pub use state::{Account, Client, Fault, Stats, TokenPair};
+pub use state::{endpoint_key, Account, Client, Fault, Stats, TokenPair};
 
 /// Endpoint keys used for counters, faults and rate limits.
 pub mod endpoint {

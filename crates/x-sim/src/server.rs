@@ -152,6 +152,13 @@ impl Simulator {
         self.state().set_rate_limit(endpoint, limit, window)
     }
 
+    /// X takes `latency` before it acts on each request to `endpoint` (`None`:
+    /// at once). A client that goes away meanwhile leaves nothing done: a
+    /// token request held this way never rotates the token.
+    pub fn set_latency(&self, endpoint: &str, latency: Option<Duration>) {
+        self.state().set_latency(endpoint, latency)
+    }
+
     /// Queues a fault for the next request to `endpoint`.
     pub fn push_fault(&self, endpoint: &str, fault: Fault) {
         self.state().push_fault(endpoint, fault)
@@ -221,6 +228,35 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
+/// Counts a request in flight until it is answered or abandoned (hyper drops
+/// the handler when the client goes away).
+struct InFlight {
+    state: Arc<Mutex<State>>,
+    endpoint: &'static str,
+}
+
+impl InFlight {
+    fn begin(state: &Arc<Mutex<State>>, endpoint: &'static str) -> (InFlight, Option<Duration>) {
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        s.begin_request(endpoint);
+        let latency = s.latency(endpoint);
+        (
+            InFlight {
+                state: state.clone(),
+                endpoint,
+            },
+            latency,
+        )
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.end_request(self.endpoint);
+    }
+}
+
 async fn handle(
     state: Arc<Mutex<State>>,
     req: hyper::Request<Incoming>,
@@ -229,6 +265,18 @@ async fn handle(
     let body: Bytes = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
+    };
+    let _in_flight = match crate::state::endpoint_key(parts.method.as_str(), parts.uri.path()) {
+        Some(endpoint) => {
+            let (guard, latency) = InFlight::begin(&state, endpoint);
+            // X's own latency comes before it acts: dropped with the
+            // connection, the request leaves no trace (no rotation).
+            if let Some(d) = latency {
+                tokio::time::sleep(d).await;
+            }
+            Some(guard)
+        }
+        None => None,
     };
     let reply = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());

@@ -103,6 +103,11 @@ fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
                     j["hint"] = json!(r.hint);
                     r.status
                 }
+                E::TokenStore(f) => {
+                    j["unsaved"] = json!(f.unsaved);
+                    // The service cannot act for the account right now.
+                    Some(503)
+                }
                 _ => None,
             };
             Fault {
@@ -117,9 +122,10 @@ fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
     }
 }
 
-/// Values never printed: tokens and secrets the flows handled.
-#[derive(Default)]
-pub struct Redactor(RwLock<HashSet<String>>);
+/// Values never printed: tokens and secrets the flows handled, and every
+/// token that passed through the token store. Clones share one set.
+#[derive(Default, Clone)]
+pub struct Redactor(Arc<RwLock<HashSet<String>>>);
 
 impl Redactor {
     pub fn add(&self, secret: &str) {
@@ -291,6 +297,7 @@ impl Integrator {
         descriptor: Descriptor,
         project: Project,
         sandbox: Option<Sandbox>,
+        redactor: Redactor,
     ) -> Self {
         Integrator {
             runtime,
@@ -298,7 +305,7 @@ impl Integrator {
             descriptor,
             project,
             sandbox,
-            redactor: Redactor::default(),
+            redactor,
             connections: Mutex::new(HashMap::new()),
         }
     }

@@ -1,0 +1,344 @@
+//! The simulator's model of X: clients, accounts, token families, posts,
+//! rate-limit budgets, faults and counters. Pure and synchronous; the server
+//! calls [`State::handle`] under a lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::endpoint;
+
+mod api;
+mod oauth;
+
+use api::{Budget, Post};
+use oauth::{AccessToken, Code, Family, RefreshState};
+
+/// An OAuth 2.0 client (an X app).
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    /// `Some`: confidential client (HTTP Basic at the token endpoint).
+    pub secret: Option<String>,
+}
+
+/// The user the tokens act for.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub name: String,
+    pub username: String,
+}
+
+impl Default for Account {
+    fn default() -> Self {
+        Account {
+            id: "1564781240977719296".into(),
+            name: "Sandbox Developer".into(),
+            username: "sandbox_dev".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// What the next request to an endpoint suffers.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer after this delay (then normally).
+    Delay(Duration),
+    /// Answer with this status and body (`application/json`).
+    Status(u16, String),
+    /// Close the connection without answering.
+    Drop,
+    /// 200 with this body as `application/json`, whatever it is.
+    Malformed(String),
+    /// 200 whose body stops before its `content-length`.
+    Truncated,
+    /// 200 with a JSON body of about this many bytes.
+    Huge(usize),
+    /// A normal answer whose body stops halfway for this long, then ends.
+    StalledBody(Duration),
+}
+
+/// Counters tests read.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Successful refresh-token grants.
+    pub refreshes: u64,
+    /// Spent refresh tokens presented again (each revoked its family).
+    pub reuses_detected: u64,
+    /// Authorization-code grants that succeeded.
+    pub code_exchanges: u64,
+    /// Requests per endpoint key (see [`crate::endpoint`]).
+    pub requests: HashMap<String, u64>,
+    /// Bodies received by `POST /2/tweets`, parsed.
+    pub tweet_bodies: Vec<Value>,
+    /// Form bodies received by the token endpoint, with secrets replaced by `***`.
+    pub token_requests: Vec<HashMap<String, String>>,
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// 401s answered to API calls.
+    pub unauthorized: u64,
+    /// Token families revoked (by reuse of a spent refresh token).
+    pub revoked_families: u64,
+    /// When the last refresh-token grant rotated a token.
+    pub last_refresh: Option<SystemTime>,
+    /// Requests received and not yet answered, per endpoint key.
+    pub in_flight: HashMap<String, u64>,
+    /// The most requests in flight at once, per endpoint key.
+    pub max_in_flight: HashMap<String, u64>,
+}
+
+impl Stats {
+    pub fn requests_to(&self, endpoint: &str) -> u64 {
+        self.requests.get(endpoint).copied().unwrap_or(0)
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.requests.values().sum()
+    }
+
+    pub fn in_flight_at(&self, endpoint: &str) -> u64 {
+        self.in_flight.get(endpoint).copied().unwrap_or(0)
+    }
+
+    pub fn max_in_flight_at(&self, endpoint: &str) -> u64 {
+        self.max_in_flight.get(endpoint).copied().unwrap_or(0)
+    }
+}
+
+/// The endpoint key of a request, if it is one the simulator serves.
+pub fn endpoint_key(method: &str, path: &str) -> Option<&'static str> {
+    Some(match (method, path) {
+        ("POST", "/2/oauth2/token") => endpoint::TOKEN,
+        ("POST", "/2/tweets") => endpoint::CREATE_TWEET,
+        ("DELETE", p) if p.starts_with("/2/tweets/") => endpoint::DELETE_TWEET,
+        ("GET", "/2/users/me") => endpoint::GET_ME,
+        _ => return None,
+    })
+}
+
+pub enum Action {
+    Respond,
+    Drop,
+    Truncate,
+    Stall(Duration),
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub delay: Option<Duration>,
+    pub action: Action,
+}
+
+impl Reply {
+    pub(super) fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: body.to_string().into_bytes(),
+            delay: None,
+            action: Action::Respond,
+        }
+    }
+
+    pub(super) fn problem(status: u16, body: Value) -> Self {
+        let mut r = Reply::json(status, body);
+        r.headers[0].1 = "application/problem+json".into();
+        r
+    }
+}
+
+pub struct State {
+    pub clients: HashMap<String, Client>,
+    pub account: Account,
+    pub access_ttl: Duration,
+    families: HashMap<u64, Family>,
+    next_family: u64,
+    access: HashMap<String, AccessToken>,
+    refresh: HashMap<String, (u64, RefreshState)>,
+    codes: HashMap<String, Code>,
+    posts: HashMap<String, Post>,
+    next_post: u64,
+    budgets: HashMap<String, Budget>,
+    faults: HashMap<String, VecDeque<Fault>>,
+    /// How long X takes before it acts on a request, per endpoint key.
+    latency: HashMap<String, Duration>,
+    pub stats: Stats,
+}
+
+pub(super) fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl State {
+    pub fn new() -> Self {
+        State {
+            clients: HashMap::new(),
+            account: Account::default(),
+            access_ttl: Duration::from_secs(7200),
+            families: HashMap::new(),
+            next_family: 1,
+            access: HashMap::new(),
+            refresh: HashMap::new(),
+            codes: HashMap::new(),
+            posts: HashMap::new(),
+            next_post: 1_861_000_000_000_000_100,
+            budgets: HashMap::new(),
+            faults: HashMap::new(),
+            latency: HashMap::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn add_client(&mut self, client: Client) {
+        self.clients.insert(client.id.clone(), client);
+    }
+
+    pub fn set_rate_limit(&mut self, endpoint: &str, limit: u32, window: Duration) {
+        self.budgets.insert(
+            endpoint.into(),
+            Budget {
+                limit,
+                remaining: limit,
+                window,
+                reset: SystemTime::now() + window,
+            },
+        );
+    }
+
+    pub fn set_latency(&mut self, endpoint: &str, latency: Option<Duration>) {
+        match latency {
+            Some(d) => self.latency.insert(endpoint.into(), d),
+            None => self.latency.remove(endpoint),
+        };
+    }
+
+    pub fn latency(&self, endpoint: &str) -> Option<Duration> {
+        self.latency.get(endpoint).copied()
+    }
+
+    /// A request to `endpoint` arrived; [`State::end_request`] when it is answered or abandoned.
+    pub fn begin_request(&mut self, endpoint: &str) {
+        let n = self.stats.in_flight.entry(endpoint.into()).or_default();
+        *n += 1;
+        let now = *n;
+        let max = self.stats.max_in_flight.entry(endpoint.into()).or_default();
+        *max = (*max).max(now);
+    }
+
+    pub fn end_request(&mut self, endpoint: &str) {
+        if let Some(n) = self.stats.in_flight.get_mut(endpoint) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    pub fn push_fault(&mut self, endpoint: &str, fault: Fault) {
+        self.faults
+            .entry(endpoint.into())
+            .or_default()
+            .push_back(fault);
+    }
+
+    pub fn handle(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Reply {
+        let key = match endpoint_key(method, path) {
+            Some(key) => key,
+            None => {
+                return Reply::problem(
+                    404,
+                    json!({"title":"Not Found Error","type":"about:blank","status":404,"detail":format!("no route for {method} {path}")}),
+                )
+            }
+        };
+        *self.stats.requests.entry(key.into()).or_default() += 1;
+        let mut delay = None;
+        while let Some(fault) = self.faults.get_mut(key).and_then(VecDeque::pop_front) {
+            match fault {
+                Fault::Delay(d) => {
+                    delay = Some(d);
+                    // A delay combines with the next fault, if any.
+                    continue;
+                }
+                Fault::Status(status, b) => {
+                    let mut r = Reply::json(status, json!({}));
+                    r.body = b.into_bytes();
+                    r.delay = delay;
+                    return r;
+                }
+                Fault::Drop => {
+                    let mut r = Reply::json(500, json!({}));
+                    r.action = Action::Drop;
+                    r.delay = delay;
+                    return r;
+                }
+                Fault::Malformed(b) => {
+                    let mut r = Reply::json(200, json!({}));
+                    r.body = b.into_bytes();
+                    r.delay = delay;
+                    return r;
+                }
+                Fault::Truncated => {
+                    let mut r = Reply::json(200, json!({"data":{"id":"1","text":"cut"}}));
+                    r.action = Action::Truncate;
+                    r.delay = delay;
+                    return r;
+                }
+                Fault::StalledBody(pause) => {
+                    let mut r = self.answer(key, path, query, headers, body);
+                    r.action = Action::Stall(pause);
+                    r.delay = delay;
+                    return r;
+                }
+                Fault::Huge(n) => {
+                    let mut r = Reply::json(200, json!({"data":{"id":"1","text":"x".repeat(n)}}));
+                    r.delay = delay;
+                    return r;
+                }
+            }
+        }
+        let mut reply = self.answer(key, path, query, headers, body);
+        reply.delay = delay;
+        reply
+    }
+
+    fn answer(
+        &mut self,
+        key: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Reply {
+        if key == endpoint::TOKEN {
+            self.token(headers, body)
+        } else {
+            self.api(key, path, query, headers, body)
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}

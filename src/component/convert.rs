@@ -1,0 +1,149 @@
+//! Conversions between the pure modules' types and the WIT bindings.
+
+use super::bindings::exports::wso2::twitter::connector as wit;
+use super::bindings::wso2::twitter::types as wt;
+use crate::error::{ConnectorError, TransportKind};
+use crate::response::ResponseMeta;
+use crate::tweet;
+
+fn window(w: crate::error::RateLimitWindow) -> wt::RateLimitWindow {
+    wt::RateLimitWindow {
+        limit: w.limit,
+        remaining: w.remaining,
+        reset: w.reset,
+    }
+}
+
+fn limits(l: crate::error::RateLimits) -> wt::RateLimits {
+    wt::RateLimits {
+        window: l.window.map(window),
+        user_day: l.user_day.map(window),
+        app_day: l.app_day.map(window),
+    }
+}
+
+pub(super) fn meta(m: ResponseMeta) -> wt::ResponseMeta {
+    wt::ResponseMeta {
+        status: m.status,
+        rate_limits: limits(m.rate_limits),
+        headers: m.headers,
+        body: m.body,
+    }
+}
+
+fn problem(p: crate::error::Problem) -> wt::ApiProblem {
+    wt::ApiProblem {
+        status: p.status,
+        problem_type: p.problem_type,
+        kind: p.kind,
+        title: p.title,
+        detail: p.detail,
+        errors: p
+            .errors
+            .into_iter()
+            .map(|e| wt::ProblemItem {
+                message: e.message,
+                parameters: e.parameters,
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn to_wit_error(e: ConnectorError) -> wt::ConnectorError {
+    use wt::ConnectorError as W;
+    match e {
+        ConnectorError::InvalidInput { parameter, rule } => {
+            W::InvalidInput(wt::InvalidInput { parameter, rule })
+        }
+        ConnectorError::NotInitialized => W::NotInitialized,
+        ConnectorError::Unauthorized(p) => W::Unauthorized(problem(p)),
+        ConnectorError::Forbidden(p) => W::Forbidden(problem(p)),
+        ConnectorError::NotFound(p) => W::NotFound(problem(p)),
+        ConnectorError::RateLimited {
+            limits: l,
+            problem: p,
+        } => W::RateLimited(wt::RateLimited {
+            limits: limits(l),
+            problem: problem(p),
+        }),
+        ConnectorError::Api(p) => W::ApiError(problem(p)),
+        ConnectorError::Transport(t) => W::Transport(wt::TransportFailure {
+            kind: match t.kind {
+                TransportKind::Connect => wt::TransportKind::Connect,
+                TransportKind::Dns => wt::TransportKind::Dns,
+                TransportKind::Tls => wt::TransportKind::Tls,
+                TransportKind::Timeout => wt::TransportKind::Timeout,
+                TransportKind::Reset => wt::TransportKind::Reset,
+                TransportKind::Denied => wt::TransportKind::Denied,
+                TransportKind::TooLarge => wt::TransportKind::TooLarge,
+                TransportKind::Other => wt::TransportKind::Other,
+            },
+            cause: t.cause,
+        }),
+        ConnectorError::RefreshFailed {
+            error,
+            description,
+            status,
+            hint,
+        } => W::RefreshFailed(wt::RefreshFailure {
+            error,
+            description,
+            status,
+            hint,
+        }),
+        ConnectorError::MalformedResponse(m) => W::MalformedResponse(m),
+        ConnectorError::TokenStore { cause, unsaved } => {
+            W::TokenStore(wt::StoreFailure { cause, unsaved })
+        }
+    }
+}
+
+pub(super) fn create_tweet_from_wit(
+    r: wit::CreateTweetRequest,
+) -> Result<tweet::CreateTweet, ConnectorError> {
+    let call_to_actions = match r.media.as_ref().and_then(|m| m.call_to_actions.as_deref()) {
+        Some(json) => Some(serde_json::from_str(json).map_err(|e| {
+            ConnectorError::invalid(
+                "media.call_to_actions",
+                format!("must be a JSON object: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    Ok(tweet::CreateTweet {
+        text: r.text,
+        media: r.media.map(|m| tweet::Media {
+            media_ids: m.media_ids,
+            tagged_user_ids: m.tagged_user_ids,
+            description: m.description,
+            title: m.title,
+            embeddable: m.embeddable,
+            preview_media_id: m.preview_media_id,
+            call_to_actions,
+        }),
+        poll: r.poll.map(|p| tweet::Poll {
+            options: p.options,
+            duration_minutes: p.duration_minutes,
+            reply_settings: p.reply_settings,
+        }),
+        reply: r.reply.map(|p| tweet::Reply {
+            in_reply_to_tweet_id: p.in_reply_to_tweet_id,
+            exclude_reply_user_ids: p.exclude_reply_user_ids,
+            auto_populate_reply_metadata: p.auto_populate_reply_metadata,
+        }),
+        quote_tweet_id: r.quote_tweet_id,
+        reply_settings: r.reply_settings,
+        for_super_followers_only: r.for_super_followers_only,
+        direct_message_deep_link: r.direct_message_deep_link,
+        geo: r.geo_place_id.map(|place_id| tweet::Geo { place_id }),
+        nullcast: r.nullcast,
+        community_id: r.community_id,
+        share_with_followers: r.share_with_followers,
+        card_uri: r.card_uri,
+        edit_options: r
+            .edit_previous_post_id
+            .map(|previous_post_id| tweet::EditOptions { previous_post_id }),
+        made_with_ai: r.made_with_ai,
+        paid_partnership: r.paid_partnership,
+    })
+}

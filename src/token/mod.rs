@@ -1,0 +1,24 @@
+//! Tokens: the host's store as the component sees it ([`store`]), the
+//! source that hands out a valid access token ([`source`]), and the refresh
+//! exchange with X's token endpoint ([`refresh`]).
+//!
+//! Modelled on golang.org/x/oauth2: a small token source, a separate
+//! refresher, storage left to the caller (here, the host). X rotates refresh
+//! tokens (each refresh returns a new one and spends the old, and reuse
+//! revokes the family), so beyond that model:
+//! - a rotated set goes to the host's store, durably, before its access
+//!   token is used; if the store fails, the set is held and saved first
+//!   thing on the next call, and never dropped or spent again;
+//! - a refresh runs under the store's lease, after re-reading the store, so
+//!   instances and processes never both spend one refresh token; without the
+//!   store there is no refresh at all;
+//! - a refresh token X refused is dropped and never sent again.
+
+mod refresh;
+mod source;
+mod store;
+
+pub use source::{TokenSource, EXPIRY_MARGIN_MS};
+pub use store::{
+    fingerprint, Clock, FamilyKey, StoreError, SystemClock, TokenSet, TokenStore, Versioned,
+};

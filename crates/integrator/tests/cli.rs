@@ -1,67 +1,12 @@
 //! End to end through the `integrator` binary: example flows run and served
 //! against the sandbox or a simulator on loopback, with the built component.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use support::*;
 use x_sim::{endpoint, Simulator};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn integrator() -> Command {
-    assert!(
-        root().join("dist/twitter-connector.wasm").exists(),
-        "dist/twitter-connector.wasm is missing: run ./build.sh first (the README's test command does)"
-    );
-    let mut c = Command::new(env!("CARGO_BIN_EXE_integrator"));
-    c.current_dir(root())
-        .env("INTEGRATOR_CONNECTOR", root().join("connector.xml"))
-        .env("XDG_CACHE_HOME", root().join("target/test-cli-cache"))
-        .env_remove("INTEGRATOR_LOG")
-        .stdin(Stdio::null());
-    for k in [
-        "X_API_URL",
-        "X_CLIENT_ID",
-        "X_ACCESS_TOKEN",
-        "X_REFRESH_TOKEN",
-        "X_TIMEOUT",
-        "X_CLIENT_SECRET",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-    ] {
-        c.env_remove(k);
-    }
-    c
-}
-
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = integrator();
-    c.args(args);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("integrator runs")
-}
-
-fn stdout_json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn main_job_runs_against_the_sandbox() {
@@ -103,25 +48,6 @@ fn the_packaged_zip_loads_too() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout_json(&o)["data"]["username"], "sandbox_dev");
-}
-
-/// A simulator on its own runtime thread, for runs that are not `--sandbox`.
-struct LiveSim {
-    sim: Simulator,
-    _rt: tokio::runtime::Runtime,
-}
-
-impl LiveSim {
-    fn start() -> LiveSim {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sim = rt.block_on(Simulator::start()).unwrap();
-        sim.add_client("cli-client", None);
-        LiveSim { sim, _rt: rt }
-    }
 }
 
 #[test]
@@ -372,19 +298,6 @@ fn a_silent_server_times_out_within_the_connection_timeout() {
     assert!(took < Duration::from_secs(8), "took {took:?}");
 }
 
-fn tempdir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "integrator-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn malformed_flows_are_refused_with_file_line_and_element() {
     let dir = tempdir();
@@ -455,93 +368,6 @@ fn a_descriptor_that_does_not_match_the_component_is_refused() {
     assert!(err.contains("likeTweet (export `like-tweet`)"), "{err}");
     let o = run(&["check", "examples/main.xml", "examples/api.xml"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-}
-
-/// A served API, stopped with SIGTERM when dropped.
-struct Served {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Served {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Served {
-        let mut c = integrator();
-        c.arg("serve")
-            .args(args)
-            .args(["--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null());
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let mut child = c.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("serve printed its address").unwrap();
-            if let Some(a) = line.strip_prefix("integrator: listening on http://") {
-                break a.to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Served { child, addr }
-    }
-
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> (u16, Vec<(String, String)>, Value) {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let body = body.unwrap_or("");
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.lines();
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers = lines
-            .filter_map(|l| l.split_once(": "))
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-            .collect();
-        (
-            status,
-            headers,
-            serde_json::from_str(body).unwrap_or(Value::Null),
-        )
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
 }
 
 #[test]

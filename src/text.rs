@@ -1,6 +1,6 @@
 //! Post text length as X counts it: twitter-text configuration v3.
 //!
-//! The rules (`../shared/x-api/twitter-text-config-v3.json`, X's
+//! The rules (`spec/x-api/twitter-text-config-v3.json`, X's
 //! counting-characters docs): after NFC normalization, a code point inside the
 //! config's ranges weighs 100, any other 200; every URL weighs 23 × 100
 //! whatever its length; an emoji sequence (ZWJ joins, skin tones, flags,

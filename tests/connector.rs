@@ -703,7 +703,7 @@ async fn init_rules_name_the_parameter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_body_sent_matches_the_openapi_schema() {
     let spec: Value = serde_json::from_slice(
-        &std::fs::read(shared_dir().join("x-api/openapi.json")).expect("openapi.json"),
+        &std::fs::read(spec_dir().join("openapi.json")).expect("spec/x-api/openapi.json"),
     )
     .unwrap();
     let mut schema = serde_json::json!({"$ref": "#/components/schemas/CreatePostsRequest"});

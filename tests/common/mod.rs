@@ -29,14 +29,9 @@ pub fn component_path() -> PathBuf {
     p
 }
 
-pub fn shared_dir() -> PathBuf {
-    let p = root().join("../shared");
-    assert!(
-        p.exists(),
-        "{} is missing: the reference material sits beside the repository",
-        p.display()
-    );
-    p
+/// The vendored X API reference (`spec/x-api`: the OpenAPI spec, text rules).
+pub fn spec_dir() -> PathBuf {
+    root().join("spec/x-api")
 }
 
 pub struct Harness {

@@ -1,5 +1,5 @@
 //! A local stand-in for the X API v2 endpoints the connector calls, with X's
-//! real shapes (see `../shared/x-api/NOTES.md`):
+//! real shapes (as X documents them; the spec is vendored in `spec/x-api`):
 //!
 //! - `POST /2/oauth2/token`: `refresh_token` and `authorization_code` (PKCE
 //!   S256) grants, public clients (`client_id` in the body) and confidential

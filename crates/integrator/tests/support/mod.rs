@@ -171,12 +171,7 @@ impl Served {
         request_to(&self.addr, method, path, body)
     }
 
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> Answer {
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> Answer {
         self.try_request(method, path, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log_text()))
     }

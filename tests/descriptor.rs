@@ -1,4 +1,7 @@
-//! connector.xml declares exactly the parameters the component accepts.
+//! connector.xml declares exactly the parameters the component accepts,
+//! plus the connection-pool ones the runtime takes for itself.
+
+use integrator::descriptor::Handler;
 
 #[test]
 fn descriptor_parameters_match_the_component() {
@@ -13,8 +16,25 @@ fn descriptor_parameters_match_the_component() {
         let op = descriptor
             .operation(name)
             .unwrap_or_else(|| panic!("{name} missing from connector.xml"));
-        let declared: Vec<&str> = op.parameters.iter().map(|p| p.name.as_str()).collect();
+        let declared: Vec<&str> = op
+            .parameters
+            .iter()
+            .filter(|p| p.handled_by == Handler::Component)
+            .map(|p| p.name.as_str())
+            .collect();
         assert_eq!(&declared, params, "{name}");
+        let runtime: Vec<&str> = op
+            .parameters
+            .iter()
+            .filter(|p| p.handled_by == Handler::Runtime)
+            .map(|p| p.name.as_str())
+            .collect();
+        let expected: &[&str] = if *name == "init" {
+            integrator::instance_pool::POOL_PARAMETERS
+        } else {
+            &[]
+        };
+        assert_eq!(runtime, expected, "{name}");
     }
     let required: Vec<(&str, &str)> = descriptor
         .operations

@@ -12,6 +12,15 @@ pub struct Parameter {
     pub name: String,
     pub required: bool,
     pub description: String,
+    /// Who takes the parameter: the component, or the runtime itself (the
+    /// connection's instance pool), which does not pass it on.
+    pub handled_by: Handler,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Component,
+    Runtime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,10 +100,19 @@ pub fn parse(xml: &str, source: &str) -> anyhow::Result<(Descriptor, String)> {
                 .children()
                 .filter(|n| n.has_tag_name("parameter"))
                 .map(|p| {
+                    let name = attr(p, "name", "parameter name")?.to_string();
+                    let handled_by = match p.attribute("handledBy") {
+                        None | Some("component") => Handler::Component,
+                        Some("runtime") => Handler::Runtime,
+                        Some(other) => bail!(
+                            "{source}: parameter {name}: handledBy must be `component` or `runtime`, not `{other}`"
+                        ),
+                    };
                     Ok(Parameter {
-                        name: attr(p, "name", "parameter name")?.to_string(),
                         required: p.attribute("required") == Some("true"),
                         description: p.attribute("description").unwrap_or("").to_string(),
+                        handled_by,
+                        name,
                     })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
@@ -212,6 +230,26 @@ pub fn check_against(descriptor: &Descriptor, exports: &[String]) -> anyhow::Res
         .collect();
     if !exports.contains(&descriptor.entry) {
         missing.push(format!("the generic entry point `{}`", descriptor.entry));
+    }
+    // The runtime takes only parameters it knows how to handle.
+    for op in &descriptor.operations {
+        for p in op
+            .parameters
+            .iter()
+            .filter(|p| p.handled_by == Handler::Runtime)
+        {
+            if op.name != "init"
+                || !crate::instance_pool::POOL_PARAMETERS.contains(&p.name.as_str())
+            {
+                bail!(
+                    "{}: {}.{} is marked handledBy=\"runtime\", but the runtime handles only the init parameters {}",
+                    descriptor.source,
+                    op.name,
+                    p.name,
+                    crate::instance_pool::POOL_PARAMETERS.join(", ")
+                );
+            }
+        }
     }
     if missing.is_empty() {
         Ok(())

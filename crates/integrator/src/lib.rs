@@ -7,6 +7,7 @@ pub mod descriptor;
 pub mod errors;
 pub mod flow;
 pub mod host;
+pub mod instance_pool;
 pub mod outbound;
 pub mod outgoing;
 pub mod pool;

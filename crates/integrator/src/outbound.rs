@@ -62,6 +62,7 @@ impl HttpClient {
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
+            .enable_http2()
             .wrap_connector(http);
         Ok(HttpClient {
             pool: Pool::new(connector),

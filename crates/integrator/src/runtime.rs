@@ -29,8 +29,9 @@ use crate::outbound::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY, MAX_TIM
 /// Guest linear memory cap.
 pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// Instances the pool holds at once (one per connection, plus headroom).
-const POOL_INSTANCES: u32 = 128;
+/// Instance slots the engine reserves (address space only, until used):
+/// two connections' pools at the largest `maxActiveConnections`.
+const POOL_INSTANCES: u32 = 2 * crate::instance_pool::MAX_ACTIVE_LIMIT as u32;
 
 #[derive(Clone)]
 pub struct RuntimeOptions {

@@ -27,7 +27,17 @@ pub struct Tls {
 }
 
 impl Tls {
+    /// HTTP/1.1 only, by ALPN.
     pub fn self_signed() -> Result<Self, String> {
+        Self::self_signed_alpn(&[b"http/1.1"])
+    }
+
+    /// HTTP/2 and HTTP/1.1 by ALPN, as X offers them.
+    pub fn self_signed_h2() -> Result<Self, String> {
+        Self::self_signed_alpn(&[b"h2", b"http/1.1"])
+    }
+
+    fn self_signed_alpn(alpn: &[&[u8]]) -> Result<Self, String> {
         let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
         let params = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
             .map_err(|e| e.to_string())?;
@@ -42,7 +52,7 @@ impl Tls {
             .with_no_client_auth()
             .with_single_cert(vec![der], key_der)
             .map_err(|e| e.to_string())?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(Tls {
             cert_pem: cert.pem(),
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
@@ -56,6 +66,7 @@ pub struct Simulator {
     tls: Option<Tls>,
     state: Arc<Mutex<State>>,
     connections: Arc<AtomicU64>,
+    h2_connections: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
 }
 
@@ -71,17 +82,24 @@ impl Simulator {
         Self::start_on("127.0.0.1:0", Some(tls)).await
     }
 
+    /// Serves HTTPS offering HTTP/2 (and HTTP/1.1) by ALPN, as X does.
+    pub async fn start_tls_h2() -> std::io::Result<Simulator> {
+        let tls = Tls::self_signed_h2().map_err(std::io::Error::other)?;
+        Self::start_on("127.0.0.1:0", Some(tls)).await
+    }
+
     pub async fn start_on(bind: &str, tls: Option<Tls>) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::new()));
         let connections = Arc::new(AtomicU64::new(0));
+        let h2_connections = Arc::new(AtomicU64::new(0));
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(accept_loop(
             listener,
             tls.clone(),
             state.clone(),
-            connections.clone(),
+            (connections.clone(), h2_connections.clone()),
             stopped,
         ));
         Ok(Simulator {
@@ -89,6 +107,7 @@ impl Simulator {
             tls,
             state,
             connections,
+            h2_connections,
             stop,
         })
     }
@@ -167,6 +186,7 @@ impl Simulator {
     pub fn stats(&self) -> Stats {
         let mut s = self.state().stats.clone();
         s.connections = self.connections.load(Ordering::SeqCst);
+        s.h2_connections = self.h2_connections.load(Ordering::SeqCst);
         s
     }
 }
@@ -181,7 +201,7 @@ async fn accept_loop(
     listener: TcpListener,
     tls: Option<Tls>,
     state: Arc<Mutex<State>>,
-    connections: Arc<AtomicU64>,
+    (connections, h2_connections): (Arc<AtomicU64>, Arc<AtomicU64>),
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
@@ -197,6 +217,7 @@ async fn accept_loop(
         let state = state.clone();
         let tls = tls.clone();
         let mut stop = stopped.clone();
+        let h2_connections = h2_connections.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(state.clone(), req));
             let builder = hyper::server::conn::http1::Builder::new();
@@ -205,6 +226,15 @@ async fn accept_loop(
                     let Ok(stream) = tls.acceptor.accept(stream).await else {
                         return;
                     };
+                    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        h2_connections.fetch_add(1, Ordering::SeqCst);
+                        let conn = hyper::server::conn::http2::Builder::new(
+                            hyper_util::rt::TokioExecutor::new(),
+                        )
+                        .serve_connection(TokioIo::new(stream), service);
+                        tokio::select! { _ = conn => {}, _ = stop.changed() => {} }
+                        return;
+                    }
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
                     tokio::select! { _ = conn => {}, _ = stop.changed() => {} }
                 }

@@ -1,278 +1,21 @@
-//! Running flows: the message context, connections (one long-lived
-//! connector instance each), faults and their handlers, logs with secrets
-//! redacted, and the sandbox's rewriting of connections.
-
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+//! Running flows: the mediators, sequences and their fault handlers, and
+//! connector operations on pooled instances of their connection.
 
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
 
-use super::expr::{self, Scope, Template};
+use super::connections::{Connections, Sandbox, Slot};
+use super::expr::{self, Template};
+pub use super::fault::Fault;
+use super::fault::{connection_fault, connector_fault, flow_fault, rate_limits_json, set_error};
+pub use super::message::{Message, Redactor};
+use super::message::{MsgScope, MAX_SEQUENCE_DEPTH};
 use super::parse::{Condition, Mediator, Pos, Project, Sequence, VarType};
 use crate::descriptor::Descriptor;
-use crate::errors;
-use crate::runtime::{CallError, ConnectorInstance, LoadedConnector, Runtime};
+use crate::instance_pool::Pooled;
+use crate::runtime::{CallError, LoadedConnector, Runtime};
 
 pub const DEFAULT_CONNECTION: &str = "TWITTER_CONNECTION_1";
 const SECRET_PARAMS: &[&str] = &["accessToken", "refreshToken", "clientSecret"];
-
-/// A fault raised in a flow: a connector error, or a flow-level failure
-/// (expression error, missing connection).
-#[derive(Debug, Clone)]
-pub struct Fault {
-    /// The connector error kind (`forbidden`, `rate-limited`, ...) or
-    /// `flow-error` / `trap`.
-    pub kind: String,
-    /// X's own words, or the connector's.
-    pub message: String,
-    /// One line a person can act on.
-    pub detail: String,
-    pub http_status: Option<u16>,
-    /// Everything known, for `${vars.error}`.
-    pub json: Box<Value>,
-    /// Boxed with `json`: faults travel in every `Result` of the executor.
-    pub pos: Box<Pos>,
-}
-
-impl std::fmt::Display for Fault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} fault: {}", self.pos, self.kind, self.detail)
-    }
-}
-
-impl std::error::Error for Fault {}
-
-fn flow_fault(pos: &Pos, message: impl Into<String>) -> Fault {
-    let message = message.into();
-    Fault {
-        kind: "flow-error".into(),
-        detail: message.clone(),
-        json: Box::new(json!({"kind": "flow-error", "message": message})),
-        message,
-        http_status: None,
-        pos: Box::new(pos.clone()),
-    }
-}
-
-/// The rate-limit state as flows read it (`window`, `userDay`, `appDay`),
-/// in operation results and in `${vars.error}` alike.
-fn rate_limits_json(l: &crate::bindings::wso2::twitter::types::RateLimits) -> Value {
-    let w = |x: &Option<crate::bindings::wso2::twitter::types::RateLimitWindow>| {
-        x.as_ref()
-            .map(|w| json!({"limit": w.limit, "remaining": w.remaining, "reset": w.reset}))
-    };
-    json!({"window": w(&l.window), "userDay": w(&l.user_day), "appDay": w(&l.app_day)})
-}
-
-fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
-    use crate::bindings::wso2::twitter::types::ConnectorError as E;
-    match e {
-        CallError::Trap(m) => Fault {
-            kind: "trap".into(),
-            message: m.clone(),
-            detail: format!("the connector instance failed: {m}"),
-            http_status: None,
-            json: Box::new(json!({"kind": "trap", "message": m})),
-            pos: Box::new(pos.clone()),
-        },
-        CallError::Connector(err) => {
-            let kind = errors::kind(err).to_string();
-            let message = errors::message(err);
-            let mut j = json!({"kind": kind, "message": message, "detail": errors::describe(err)});
-            let status = match err.as_ref() {
-                E::Unauthorized(p) | E::Forbidden(p) | E::NotFound(p) | E::ApiError(p) => {
-                    j["problem"] = json!({"type": p.problem_type, "kind": p.kind, "title": p.title, "detail": p.detail, "status": p.status});
-                    Some(p.status)
-                }
-                E::RateLimited(r) => {
-                    j["rateLimits"] = rate_limits_json(&r.limits);
-                    Some(429)
-                }
-                E::InvalidInput(i) => {
-                    j["parameter"] = json!(i.parameter);
-                    j["rule"] = json!(i.rule);
-                    None
-                }
-                E::Transport(t) => {
-                    j["transport"] = json!(errors::transport_kind(t.kind));
-                    None
-                }
-                E::RefreshFailed(r) => {
-                    j["hint"] = json!(r.hint);
-                    r.status
-                }
-                E::TokenStore(f) => {
-                    j["unsaved"] = json!(f.unsaved);
-                    // The service cannot act for the account right now.
-                    Some(503)
-                }
-                _ => None,
-            };
-            Fault {
-                kind,
-                detail: errors::describe(err),
-                message,
-                http_status: status,
-                json: Box::new(j),
-                pos: Box::new(pos.clone()),
-            }
-        }
-    }
-}
-
-/// Values never printed: tokens and secrets the flows handled, and every
-/// token that passed through the token store. Clones share one set.
-#[derive(Default, Clone)]
-pub struct Redactor(Arc<RwLock<HashSet<String>>>);
-
-impl Redactor {
-    pub fn add(&self, secret: &str) {
-        // Very short values would redact ordinary words; real secrets are long.
-        if secret.len() >= 6 {
-            self.0
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(secret.to_string());
-        }
-    }
-
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in self.0.read().unwrap_or_else(|p| p.into_inner()).iter() {
-            out = out.replace(s.as_str(), "********");
-        }
-        out
-    }
-}
-
-/// The message travelling through a flow.
-#[derive(Debug, Clone, Default)]
-pub struct Message {
-    pub vars: Map<String, Value>,
-    pub properties: Map<String, Value>,
-    pub payload: Value,
-    pub headers: Map<String, Value>,
-    pub path_params: Map<String, Value>,
-    pub query_params: Map<String, Value>,
-    pub current_connection: Option<String>,
-    /// Response headers set with `scope="transport"` properties.
-    pub response_headers: Vec<(String, String)>,
-    /// How deep `<sequence key>` calls are nested (recursion guard).
-    pub depth: u32,
-}
-
-/// Deeper `<sequence key>` nesting is taken for runaway recursion.
-const MAX_SEQUENCE_DEPTH: u32 = 64;
-
-impl Message {
-    pub fn status(&self) -> Option<u16> {
-        self.properties
-            .get("HTTP_SC")
-            .and_then(|v| expr::to_text(v).trim().parse().ok())
-    }
-}
-
-struct MsgScope<'a> {
-    msg: &'a Message,
-    redactor: &'a Redactor,
-}
-
-impl Scope for MsgScope<'_> {
-    fn root(&self, name: &str) -> Option<Value> {
-        Some(match name {
-            "vars" => Value::Object(self.msg.vars.clone()),
-            "payload" => self.msg.payload.clone(),
-            "properties" | "props" => Value::Object(self.msg.properties.clone()),
-            "headers" => Value::Object(self.msg.headers.clone()),
-            "params" => {
-                json!({"pathParams": self.msg.path_params, "queryParams": self.msg.query_params})
-            }
-            "env" => Value::Object(
-                std::env::vars()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect(),
-            ),
-            _ => return None,
-        })
-    }
-
-    fn secret(&self, name: &str) -> Option<String> {
-        let v = std::env::var(name).ok()?;
-        self.redactor.add(&v);
-        Some(v)
-    }
-
-    fn property(&self, name: &str) -> Option<Value> {
-        self.msg.properties.get(name).cloned()
-    }
-
-    fn path_param(&self, name: &str) -> Option<Value> {
-        self.msg.path_params.get(name).cloned()
-    }
-}
-
-/// The built-in sandbox: the X API simulator in this process, a test
-/// account, and tokens issued for whatever client a flow names.
-pub struct Sandbox {
-    pub sim: x_sim::Simulator,
-    issued: std::sync::Mutex<HashMap<String, x_sim::TokenPair>>,
-}
-
-impl Sandbox {
-    pub async fn start() -> anyhow::Result<Sandbox> {
-        let sim = x_sim::Simulator::start().await?;
-        // X's Pro-tier user budgets, so flows see real rate-limit headers.
-        let window = std::time::Duration::from_secs(15 * 60);
-        sim.set_rate_limit(x_sim::endpoint::CREATE_TWEET, 100, window);
-        sim.set_rate_limit(x_sim::endpoint::DELETE_TWEET, 50, window);
-        sim.set_rate_limit(x_sim::endpoint::GET_ME, 75, window);
-        Ok(Sandbox {
-            sim,
-            issued: Default::default(),
-        })
-    }
-
-    /// Points a connection at the simulator, with tokens of its own.
-    fn rewrite(&self, connection: &str, params: &mut Vec<(String, String)>) {
-        let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-        let client_id = get("clientId")
-            .filter(|c| !c.trim().is_empty())
-            .unwrap_or_else(|| "sandbox-client".into());
-        let secret = get("clientSecret").filter(|s| !s.is_empty());
-        let pair = {
-            let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
-            issued
-                .entry(connection.to_string())
-                .or_insert_with(|| {
-                    self.sim.add_client(&client_id, secret.as_deref());
-                    eprintln!(
-                        "sandbox: connection `{connection}` uses the built-in X API simulator at {} (account @sandbox_dev)",
-                        self.sim.url()
-                    );
-                    self.sim.issue_tokens(&client_id)
-                })
-                .clone()
-        };
-        params.retain(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "apiUrl" | "clientId" | "accessToken" | "refreshToken"
-            )
-        });
-        params.push(("apiUrl".into(), self.sim.url()));
-        params.push(("clientId".into(), client_id));
-        params.push(("accessToken".into(), pair.access_token));
-        params.push(("refreshToken".into(), pair.refresh_token));
-    }
-}
-
-struct Connection {
-    instance: ConnectorInstance,
-    /// Hash of the init parameters it was initialized with.
-    init_hash: Option<[u8; 32]>,
-}
 
 /// Runs the flows of one project with one connector.
 pub struct Integrator {
@@ -282,7 +25,7 @@ pub struct Integrator {
     pub project: Project,
     pub sandbox: Option<Sandbox>,
     pub redactor: Redactor,
-    connections: Mutex<HashMap<String, Arc<Mutex<Connection>>>>,
+    connections: Connections,
 }
 
 enum Flow {
@@ -306,7 +49,7 @@ impl Integrator {
             project,
             sandbox,
             redactor,
-            connections: Mutex::new(HashMap::new()),
+            connections: Connections::default(),
         }
     }
 
@@ -378,7 +121,8 @@ impl Integrator {
         match m {
             Mediator::Init { pos, params } => {
                 let (name, values) = self.init_values(params, msg, pos, None)?;
-                self.connection(&name, values, pos).await?;
+                // Checked and initialized here; the instance goes back to the pool.
+                drop(self.connection(&name, values, pos).await?);
                 msg.current_connection = Some(name);
             }
             Mediator::Operation {
@@ -389,20 +133,6 @@ impl Integrator {
                 response_variable,
                 overwrite_body,
             } => {
-                let name = match config_key {
-                    Some(key) => {
-                        let entry = &self.project.local_entries[key];
-                        let (name, values) = self.init_values(&entry.init, msg, &entry.pos, Some(key))?;
-                        self.connection(&name, values, &entry.pos).await?;
-                        name
-                    }
-                    None => msg.current_connection.clone().ok_or_else(|| {
-                        flow_fault(
-                            pos,
-                            format!("no connection: put a <{0}.init> before this operation, or select a <localEntry> with configKey", self.descriptor.name),
-                        )
-                    })?,
-                };
                 let mut values = Vec::new();
                 for (k, t) in params {
                     let v = self.eval(t, msg, pos)?;
@@ -410,15 +140,31 @@ impl Integrator {
                         values.push((k.clone(), expr::to_text(&v)));
                     }
                 }
-                let conn = self.connections.lock().await.get(&name).cloned();
-                let conn = conn.ok_or_else(|| {
-                    flow_fault(pos, format!("connection `{name}` is not initialized"))
-                })?;
-                let result = {
-                    let mut c = conn.lock().await;
-                    tracing::debug!(target: "integrator::flow", operation, connection = %name, "invoke");
-                    c.instance.invoke(operation, &values).await
+                let (name, mut slot) = match config_key {
+                    Some(key) => {
+                        let entry = &self.project.local_entries[key];
+                        let (name, init) =
+                            self.init_values(&entry.init, msg, &entry.pos, Some(key))?;
+                        let slot = self.connection(&name, init, &entry.pos).await?;
+                        (name, slot)
+                    }
+                    None => {
+                        let name = msg.current_connection.clone().ok_or_else(|| {
+                            flow_fault(
+                                pos,
+                                format!("no connection: put a <{0}.init> before this operation, or select a <localEntry> with configKey", self.descriptor.name),
+                            )
+                        })?;
+                        let slot = self
+                            .connections
+                            .checkout(&self.runtime, &self.loaded, &name)
+                            .await
+                            .map_err(|e| connection_fault(pos, &name, e))?;
+                        (name, slot)
+                    }
                 };
+                tracing::debug!(target: "integrator::flow", operation, connection = %name, "invoke");
+                let result = slot.instance.invoke(operation, &values).await;
                 match result {
                     Ok(meta) => {
                         let body: Value = serde_json::from_str(&meta.body)
@@ -446,8 +192,8 @@ impl Integrator {
                     }
                     Err(e) => {
                         if let CallError::Trap(_) = e {
-                            // A trapped instance is retired; the next use starts afresh.
-                            self.connections.lock().await.remove(&name);
+                            // A trapped instance is retired; the pool makes another.
+                            slot.discard();
                         }
                         return Err(connector_fault(pos, &e));
                     }
@@ -595,14 +341,14 @@ impl Integrator {
         Ok((name, values))
     }
 
-    /// The connection's instance, created and initialized on first use and
-    /// re-initialized only when its parameters change.
+    /// Configures connection `name` with `values` (pointing it at the
+    /// sandbox when there is one) and returns an initialized instance.
     async fn connection(
         &self,
         name: &str,
         mut values: Vec<(String, String)>,
         pos: &Pos,
-    ) -> Result<(), Fault> {
+    ) -> Result<Pooled<Slot>, Fault> {
         if let Some(sandbox) = &self.sandbox {
             sandbox.rewrite(name, &mut values);
             for (k, v) in &values {
@@ -611,60 +357,11 @@ impl Integrator {
                 }
             }
         }
-        let hash: [u8; 32] = {
-            let mut h = Sha256::new();
-            for (k, v) in &values {
-                h.update(k.as_bytes());
-                h.update([0]);
-                h.update(v.as_bytes());
-                h.update([1]);
-            }
-            h.finalize().into()
-        };
-        let conn = {
-            let mut all = self.connections.lock().await;
-            match all.get(name) {
-                Some(c) => c.clone(),
-                None => {
-                    let instance = self
-                        .runtime
-                        .instantiate(&self.loaded)
-                        .await
-                        .map_err(|e| flow_fault(pos, format!("{e:#}")))?;
-                    let c = Arc::new(Mutex::new(Connection {
-                        instance,
-                        init_hash: None,
-                    }));
-                    all.insert(name.to_string(), c.clone());
-                    c
-                }
-            }
-        };
-        let mut c = conn.lock().await;
-        if c.init_hash != Some(hash) {
-            c.instance
-                .invoke("init", &values)
-                .await
-                .map_err(|e| connector_fault(pos, &e))?;
-            c.init_hash = Some(hash);
-        }
-        Ok(())
+        self.connections
+            .configure(&self.runtime, &self.loaded, name, values)
+            .await
+            .map_err(|e| connection_fault(pos, name, e))
     }
-}
-
-fn set_error(msg: &mut Message, fault: &Fault) {
-    msg.properties
-        .insert("ERROR_CODE".into(), json!(fault.kind));
-    msg.properties
-        .insert("ERROR_MESSAGE".into(), json!(fault.message));
-    msg.properties
-        .insert("ERROR_DETAIL".into(), json!(fault.detail));
-    let mut e = (*fault.json).clone();
-    e["location"] = json!(fault.pos.to_string());
-    if let Some(s) = fault.http_status {
-        e["status"] = json!(s);
-    }
-    msg.vars.insert("error".into(), e);
 }
 
 fn convert(v: Value, t: VarType) -> Result<Value, String> {

@@ -1,13 +1,17 @@
 //! WSO2 Micro Integrator-style mediation flows over the connector.
 
+pub mod connections;
 pub mod exec;
 pub mod expr;
+mod fault;
+mod message;
 pub mod parse;
 pub mod server;
 
 use std::path::Path;
 
-pub use exec::{Fault, Integrator, Message, Sandbox};
+pub use connections::Sandbox;
+pub use exec::{Fault, Integrator, Message};
 pub use parse::{FlowError, Project};
 
 use crate::descriptor::Descriptor;

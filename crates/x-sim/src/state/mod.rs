@@ -83,6 +83,8 @@ pub struct Stats {
     pub token_requests: Vec<HashMap<String, String>>,
     /// TCP connections accepted.
     pub connections: u64,
+    /// Of those, connections that spoke HTTP/2.
+    pub h2_connections: u64,
     /// 401s answered to API calls.
     pub unauthorized: u64,
     /// Token families revoked (by reuse of a spent refresh token).

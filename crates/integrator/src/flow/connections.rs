@@ -1,0 +1,205 @@
+//! The connections of a running project: per connection name, a pool of
+//! component instances (see [`crate::instance_pool`]), each initialized with
+//! the connection's latest parameters; and the sandbox, which points every
+//! connection at the built-in simulator.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sha2::{Digest, Sha256};
+
+use crate::instance_pool::{
+    CheckoutError, InstancePool, InvalidPoolParameter, PoolConfig, Pooled, POOL_PARAMETERS,
+};
+use crate::runtime::{CallError, ConnectorInstance, LoadedConnector, Runtime};
+
+/// One pooled instance and the parameters it was initialized with.
+pub struct Slot {
+    pub instance: ConnectorInstance,
+    init_hash: Option<[u8; 32]>,
+}
+
+/// A connection's latest component parameters.
+struct Params {
+    values: Vec<(String, String)>,
+    hash: [u8; 32],
+}
+
+struct Connection {
+    pool: Arc<InstancePool<Slot>>,
+    params: Arc<Params>,
+}
+
+/// Why a connection gave no instance.
+pub enum ConnectionError {
+    /// Never configured (no init ran for it).
+    Unknown,
+    /// A pool parameter broke its rule.
+    Pool(InvalidPoolParameter),
+    /// Every instance busy (`maxActiveConnections` / `maxWaitTime` / `exhaustedAction`).
+    Exhausted(String),
+    /// Making an instance failed.
+    Instantiate(String),
+    /// The component refused the parameters (or trapped on them).
+    Init(CallError),
+}
+
+#[derive(Default)]
+pub struct Connections {
+    by_name: Mutex<HashMap<String, Connection>>,
+}
+
+fn hash(values: &[(String, String)]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for (k, v) in values {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([1]);
+    }
+    h.finalize().into()
+}
+
+impl Connections {
+    fn map(&self) -> MutexGuard<'_, HashMap<String, Connection>> {
+        self.by_name.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes `values` (an init's parameters, pool ones included) as the
+    /// connection's configuration and returns an instance initialized with it.
+    pub async fn configure(
+        &self,
+        runtime: &Runtime,
+        loaded: &LoadedConnector,
+        name: &str,
+        values: Vec<(String, String)>,
+    ) -> Result<Pooled<Slot>, ConnectionError> {
+        let (pool_values, component): (Vec<_>, Vec<_>) = values
+            .into_iter()
+            .partition(|(k, _)| POOL_PARAMETERS.contains(&k.as_str()));
+        let config = PoolConfig::from_params(&pool_values).map_err(ConnectionError::Pool)?;
+        let params = Arc::new(Params {
+            hash: hash(&component),
+            values: component,
+        });
+        {
+            let mut map = self.map();
+            match map.get_mut(name) {
+                // New settings make a new pool; calls holding instances of
+                // the old one finish on them, and they are dropped after.
+                Some(c) if *c.pool.config() == config => c.params = params,
+                _ => {
+                    map.insert(
+                        name.to_string(),
+                        Connection {
+                            pool: InstancePool::new(config),
+                            params,
+                        },
+                    );
+                }
+            }
+        }
+        self.checkout(runtime, loaded, name).await
+    }
+
+    /// An instance of a configured connection, initialized with its latest
+    /// parameters.
+    pub async fn checkout(
+        &self,
+        runtime: &Runtime,
+        loaded: &LoadedConnector,
+        name: &str,
+    ) -> Result<Pooled<Slot>, ConnectionError> {
+        let (pool, params) = {
+            let map = self.map();
+            let c = map.get(name).ok_or(ConnectionError::Unknown)?;
+            (c.pool.clone(), c.params.clone())
+        };
+        let mut slot = pool
+            .checkout(|| async {
+                runtime.instantiate(loaded).await.map(|instance| Slot {
+                    instance,
+                    init_hash: None,
+                })
+            })
+            .await
+            .map_err(|e| match e {
+                CheckoutError::Create(e) => ConnectionError::Instantiate(format!("{e:#}")),
+                exhausted => ConnectionError::Exhausted(format!(
+                    "connection `{name}`: {}",
+                    exhausted_text(&exhausted)
+                )),
+            })?;
+        if slot.init_hash != Some(params.hash) {
+            match slot.instance.invoke("init", &params.values).await {
+                Ok(_) => slot.init_hash = Some(params.hash),
+                Err(e) => {
+                    if let CallError::Trap(_) = e {
+                        slot.discard();
+                    }
+                    return Err(ConnectionError::Init(e));
+                }
+            }
+        }
+        Ok(slot)
+    }
+}
+
+fn exhausted_text(e: &CheckoutError<anyhow::Error>) -> String {
+    e.to_string()
+}
+
+/// The built-in sandbox: the X API simulator in this process, a test
+/// account, and tokens issued for whatever client a flow names.
+pub struct Sandbox {
+    pub sim: x_sim::Simulator,
+    issued: Mutex<HashMap<String, x_sim::TokenPair>>,
+}
+
+impl Sandbox {
+    pub async fn start() -> anyhow::Result<Sandbox> {
+        let sim = x_sim::Simulator::start().await?;
+        // X's Pro-tier user budgets, so flows see real rate-limit headers.
+        let window = std::time::Duration::from_secs(15 * 60);
+        sim.set_rate_limit(x_sim::endpoint::CREATE_TWEET, 100, window);
+        sim.set_rate_limit(x_sim::endpoint::DELETE_TWEET, 50, window);
+        sim.set_rate_limit(x_sim::endpoint::GET_ME, 75, window);
+        Ok(Sandbox {
+            sim,
+            issued: Default::default(),
+        })
+    }
+
+    /// Points a connection at the simulator, with tokens of its own.
+    pub fn rewrite(&self, connection: &str, params: &mut Vec<(String, String)>) {
+        let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        let client_id = get("clientId")
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(|| "sandbox-client".into());
+        let secret = get("clientSecret").filter(|s| !s.is_empty());
+        let pair = {
+            let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+            issued
+                .entry(connection.to_string())
+                .or_insert_with(|| {
+                    self.sim.add_client(&client_id, secret.as_deref());
+                    eprintln!(
+                        "sandbox: connection `{connection}` uses the built-in X API simulator at {} (account @sandbox_dev)",
+                        self.sim.url()
+                    );
+                    self.sim.issue_tokens(&client_id)
+                })
+                .clone()
+        };
+        params.retain(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "apiUrl" | "clientId" | "accessToken" | "refreshToken"
+            )
+        });
+        params.push(("apiUrl".into(), self.sim.url()));
+        params.push(("clientId".into(), client_id));
+        params.push(("accessToken".into(), pair.access_token));
+        params.push(("refreshToken".into(), pair.refresh_token));
+    }
+}

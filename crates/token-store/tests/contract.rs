@@ -269,6 +269,22 @@ fn a_corrupt_sqlite_file_is_a_clear_error() {
 }
 
 #[test]
+fn an_unreadable_store_path_is_a_clear_error() {
+    // (Tests run as root here, so file modes cannot make a file unreadable:
+    // a directory where the file should be can.)
+    let dir = tempdir().join("tokens.db");
+    std::fs::create_dir_all(&dir).unwrap();
+    let e = match StoreSpec::Sqlite(dir.clone()).open(None) {
+        Ok(_) => panic!("a directory opened as a store"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("is not a file") && e.contains("tokens.db"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_stopped_redis_is_a_clear_error_and_calls_go_on_when_it_is_back() {
     let mut redis = RedisServer::private();
     let store = StoreSpec::parse(redis.url()).unwrap().open(None).unwrap();

@@ -130,14 +130,10 @@ pub fn validate(
     if client_id.is_empty() {
         return Err(ConnectorError::invalid("clientId", "is required"));
     }
+    // Neither token: the connection uses the family stored for it (from
+    // `integrator auth login`), and says so when there is none.
     let access = blank_to_none(p.access_token);
     let refresh = blank_to_none(p.refresh_token);
-    if access.is_none() && refresh.is_none() {
-        return Err(ConnectorError::invalid(
-            "accessToken",
-            "accessToken or refreshToken is required (with only a refresh token, the first call refreshes)",
-        ));
-    }
     Ok((
         Connection {
             name,
@@ -230,7 +226,11 @@ mod tests {
         assert_eq!(err_param(p), "clientId");
         let mut p = params("https://api.x.com");
         p.refresh_token = None;
-        assert_eq!(err_param(p), "accessToken");
+        let (_, a, r) = validate(p).unwrap();
+        assert!(
+            a.is_none() && r.is_none(),
+            "no tokens: the stored family is used"
+        );
         let mut p = params("https://api.x.com");
         p.timeout = Some(0);
         assert_eq!(err_param(p), "timeout");

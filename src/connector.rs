@@ -222,6 +222,11 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         &self.tokens
     }
 
+    /// Revokes the connection's refresh token (and so its family) at X.
+    pub fn revoke(&mut self) -> Result<(), ConnectorError> {
+        self.tokens.revoke(&self.http)
+    }
+
     fn send(
         &self,
         method: &Method,

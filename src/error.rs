@@ -110,6 +110,13 @@ pub enum ConnectorError {
         hint: String,
     },
     MalformedResponse(String),
+    /// Getting the first tokens failed (WIT `authorization-failed`).
+    AuthorizationFailed {
+        error: String,
+        description: Option<String>,
+        status: Option<u16>,
+        hint: String,
+    },
     /// The host's token store could not be used (see WIT `store-failure`).
     TokenStore {
         cause: String,
@@ -140,6 +147,7 @@ impl ConnectorError {
             ConnectorError::RefreshFailed { .. } => "refresh-failed",
             ConnectorError::MalformedResponse(_) => "malformed-response",
             ConnectorError::TokenStore { .. } => "token-store",
+            ConnectorError::AuthorizationFailed { .. } => "authorization-failed",
         }
     }
 }
@@ -189,6 +197,18 @@ impl fmt::Display for ConnectorError {
             }
             ConnectorError::MalformedResponse(m) => write!(f, "malformed response: {m}"),
             ConnectorError::TokenStore { cause, .. } => write!(f, "token store: {cause}"),
+            ConnectorError::AuthorizationFailed {
+                error,
+                description,
+                hint,
+                ..
+            } => {
+                write!(f, "authorization failed: {error}")?;
+                if let Some(d) = description {
+                    write!(f, " ({d})")?;
+                }
+                write!(f, "; {hint}")
+            }
         }
     }
 }

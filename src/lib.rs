@@ -9,6 +9,7 @@
 // errors are the cold path, so its size beats a box on every variant.
 #![allow(clippy::result_large_err)]
 
+pub mod authorize;
 pub mod config;
 pub mod connector;
 pub mod error;

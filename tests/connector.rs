@@ -664,7 +664,6 @@ async fn init_rules_name_the_parameter() {
             "apiUrl",
         ),
         (kv(&[("accessToken", "a")]), "clientId"),
-        (kv(&[("clientId", "c")]), "accessToken"),
         (
             kv(&[("clientId", "c"), ("accessToken", "a"), ("timeout", "-5")]),
             "timeout",

@@ -85,7 +85,18 @@ pub(super) fn to_wit_error(e: ConnectorError) -> wt::ConnectorError {
             description,
             status,
             hint,
-        } => W::RefreshFailed(wt::RefreshFailure {
+        } => W::RefreshFailed(wt::OauthFailure {
+            error,
+            description,
+            status,
+            hint,
+        }),
+        ConnectorError::AuthorizationFailed {
+            error,
+            description,
+            status,
+            hint,
+        } => W::AuthorizationFailed(wt::OauthFailure {
             error,
             description,
             status,

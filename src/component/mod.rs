@@ -4,12 +4,13 @@
 
 use std::cell::RefCell;
 
+use crate::authorize;
 use crate::config::{self, ConnectionParams};
 use crate::connector::{self as conn, Connector, GetMeRequest};
 use crate::error::ConnectorError;
 use crate::response::ResponseMeta;
 use crate::secret::Secret;
-use crate::token::{SystemClock, TokenSource};
+use crate::token::{Clock, SystemClock, TokenSource};
 use crate::tweet;
 use crate::wso2::{self, Operation};
 
@@ -42,8 +43,73 @@ use bindings::wso2::twitter::types as wt;
 type Live = Connector<WasiHttp, HostStore, SystemClock>;
 
 thread_local! {
-    /// One connection per instance: the host keeps an instance per connection.
+    /// One connection per instance (the host pools instances per connection).
     static CONNECTION: RefCell<Option<Live>> = const { RefCell::new(None) };
+    /// An authorization begun and not yet completed: its PKCE verifier and
+    /// `state` never leave the instance.
+    static PENDING: RefCell<Option<authorize::Pending>> = const { RefCell::new(None) };
+}
+
+/// Random bytes from `wasi:random` (the host's CSPRNG).
+struct WasiRandom;
+
+impl authorize::Random for WasiRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        let bytes = wasip2::random::random::get_random_bytes(buf.len() as u64);
+        buf.copy_from_slice(&bytes[..buf.len()]);
+    }
+}
+
+fn params_of(config: wit::ConnectionConfig) -> ConnectionParams {
+    ConnectionParams {
+        connection_name: config.connection_name,
+        api_url: config.api_url,
+        timeout: config.timeout,
+        client_id: config.client_id,
+        client_secret: config.client_secret.map(Secret::new),
+        access_token: config.access_token.map(Secret::new),
+        refresh_token: config.refresh_token.map(Secret::new),
+    }
+}
+
+fn begin_authorization(
+    config: wit::ConnectionConfig,
+    params: wit::AuthorizationParams,
+) -> Result<wit::AuthorizationRequest, ConnectorError> {
+    let (connection, _, _) = config::validate(params_of(config))?;
+    let (url, pending) = authorize::begin(
+        connection,
+        &authorize::AuthorizationParams {
+            redirect_uri: params.redirect_uri,
+            scopes: params.scopes,
+            authorize_url: params.authorize_url,
+        },
+        &WasiRandom,
+    )?;
+    let state = pending.state().expose().to_string();
+    PENDING.with(|p| *p.borrow_mut() = Some(pending));
+    Ok(wit::AuthorizationRequest { url, state })
+}
+
+fn complete_authorization(code: String, state: String) -> Result<(String, String), ConnectorError> {
+    // A wrong state leaves the pending authorization in place: a forged
+    // callback cannot cancel the real one.
+    PENDING.with(|p| authorize::check_state(p.borrow().as_ref(), &state))?;
+    let pending = PENDING
+        .with(|p| p.borrow_mut().take())
+        .ok_or(ConnectorError::NotInitialized)?;
+    let got = authorize::complete(
+        &pending,
+        &Secret::new(code),
+        &WasiHttp,
+        SystemClock.now_ms(),
+    )?;
+    let connection = pending.conn;
+    let info = (connection.name.clone(), connection.api_url.clone());
+    let (tokens, saved) =
+        TokenSource::from_authorization(connection.clone(), got, HostStore, SystemClock);
+    CONNECTION.with(|c| *c.borrow_mut() = Some(Connector::new(WasiHttp, connection, tokens)));
+    saved.map(|()| info)
 }
 
 /// talc instead of std's dlmalloc: on the getMe bench a third of the guest's
@@ -89,20 +155,35 @@ fn get_me(r: &GetMeRequest) -> Result<conn::GetMeResult, ConnectorError> {
 
 impl wit::Guest for Component {
     fn init(config: wit::ConnectionConfig) -> Result<wit::ConnectionInfo, wt::ConnectorError> {
-        init(ConnectionParams {
-            connection_name: config.connection_name,
-            api_url: config.api_url,
-            timeout: config.timeout,
-            client_id: config.client_id,
-            client_secret: config.client_secret.map(Secret::new),
-            access_token: config.access_token.map(Secret::new),
-            refresh_token: config.refresh_token.map(Secret::new),
-        })
-        .map(|(connection_name, api_url)| wit::ConnectionInfo {
-            connection_name,
-            api_url,
-        })
-        .map_err(to_wit_error)
+        init(params_of(config))
+            .map(|(connection_name, api_url)| wit::ConnectionInfo {
+                connection_name,
+                api_url,
+            })
+            .map_err(to_wit_error)
+    }
+
+    fn begin_authorization(
+        config: wit::ConnectionConfig,
+        params: wit::AuthorizationParams,
+    ) -> Result<wit::AuthorizationRequest, wt::ConnectorError> {
+        begin_authorization(config, params).map_err(to_wit_error)
+    }
+
+    fn complete_authorization(
+        code: String,
+        state: String,
+    ) -> Result<wit::ConnectionInfo, wt::ConnectorError> {
+        complete_authorization(code, state)
+            .map(|(connection_name, api_url)| wit::ConnectionInfo {
+                connection_name,
+                api_url,
+            })
+            .map_err(to_wit_error)
+    }
+
+    fn revoke_authorization() -> Result<(), wt::ConnectorError> {
+        with_connection(|c| c.revoke()).map_err(to_wit_error)
     }
 
     fn create_tweet(

@@ -1,6 +1,6 @@
 //! Tokens: the host's store as the component sees it ([`store`]), the
-//! source that hands out a valid access token ([`source`]), and the refresh
-//! exchange with X's token endpoint ([`refresh`]).
+//! source that hands out a valid access token ([`source`]), and X's token
+//! endpoint: refresh and code grants, revocation ([`endpoint`]).
 //!
 //! Modelled on golang.org/x/oauth2: a small token source, a separate
 //! refresher, storage left to the caller (here, the host). X rotates refresh
@@ -14,7 +14,7 @@
 //!   store there is no refresh at all;
 //! - a refresh token X refused is dropped and never sent again.
 
-mod refresh;
+pub mod endpoint;
 mod source;
 mod store;
 

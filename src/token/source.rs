@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::refresh::{self, Failed};
+use super::endpoint::{self, Failed, Obtained};
 use super::store::{fingerprint, Clock, FamilyKey, StoreError, TokenSet, TokenStore, Versioned};
 use crate::config::Connection;
 use crate::error::{ConnectorError, TransportError, TransportKind, REAUTHORIZE_HINT};
@@ -103,6 +103,63 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
         source
     }
 
+    /// The source of a set just obtained by an authorization: a new family,
+    /// saved to the store before anything else (it replaces an older family
+    /// of the connection). If the save fails, the set is held and the error
+    /// returned; the next call tries the save again.
+    pub fn from_authorization(
+        conn: Connection,
+        got: Obtained,
+        store: S,
+        clock: C,
+    ) -> (Self, Result<(), ConnectorError>) {
+        let origin = fingerprint(got.refresh_token.as_ref().unwrap_or(&got.access_token));
+        let mut source = TokenSource {
+            family: FamilyKey::of(&conn),
+            tokens: TokenSet {
+                access_token: Some(got.access_token),
+                refresh_token: got.refresh_token,
+                expires_at: got.expires_at,
+                obtained_at: Some(got.obtained_at),
+                origin,
+            },
+            version: 0,
+            spent: false,
+            sync: Sync::NotLoaded,
+            store_error: None,
+            conn,
+            store,
+            clock,
+        };
+        let saved = match source.start_family() {
+            Ok(()) => Ok(()),
+            Err(e) => Err(source.store_failure("save", &e)),
+        };
+        (source, saved)
+    }
+
+    /// Revokes the family's refresh token at X; the source holds no token
+    /// afterwards (a call then says to log in).
+    pub fn revoke(&mut self, http: &impl HttpClient) -> Result<(), ConnectorError> {
+        self.sync_store()?;
+        let Some(refresh_token) = self.tokens.refresh_token.clone() else {
+            return Err(ConnectorError::RefreshFailed {
+                error: "not_authorized".into(),
+                description: Some(format!(
+                    "no refresh token is stored for connection `{}`",
+                    self.family.connection
+                )),
+                status: None,
+                hint: "nothing to revoke".into(),
+            });
+        };
+        endpoint::revoke(&self.conn, &refresh_token, http)?;
+        self.tokens.access_token = None;
+        self.tokens.refresh_token = None;
+        self.spent = true;
+        Ok(())
+    }
+
     pub fn tokens(&self) -> &TokenSet {
         &self.tokens
     }
@@ -155,13 +212,26 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
         self.store_error = None;
     }
 
+    /// Whether a stored set belongs to our family. A connection configured
+    /// without tokens takes whatever family is stored for it (from a login).
+    fn ours(&self, stored: &TokenSet) -> bool {
+        self.tokens.origin.is_empty() || stored.origin == self.tokens.origin
+    }
+
     /// Reads the family from the store: adopts it if it is ours, else saves
     /// the config's set as a new family.
     fn start_family(&mut self) -> Result<(), StoreError> {
         for _ in 0..START_ATTEMPTS {
             match self.store.load(&self.family)? {
-                Some(v) if v.tokens.origin == self.tokens.origin => {
+                Some(v) if self.ours(&v.tokens) => {
                     self.adopt(v);
+                    return Ok(());
+                }
+                None if self.tokens.origin.is_empty() => {
+                    // No tokens given and none stored: nothing to save; a
+                    // call says to log in (or finds a login's family then).
+                    self.sync = Sync::InStore;
+                    self.store_error = None;
                     return Ok(());
                 }
                 existing => {
@@ -254,7 +324,7 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
     /// A newer set of our family in the store, if another holder refreshed.
     fn adopt_newer(&mut self) -> Result<bool, StoreError> {
         match self.store.load(&self.family)? {
-            Some(v) if v.version > self.version && v.tokens.origin == self.tokens.origin => {
+            Some(v) if v.version > self.version && self.ours(&v.tokens) => {
                 self.adopt(v);
                 Ok(true)
             }
@@ -367,6 +437,20 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
     }
 
     fn refresh_with_lease(&mut self, http: &impl HttpClient) -> Result<(), ConnectorError> {
+        if self.tokens.origin.is_empty() {
+            return Err(ConnectorError::RefreshFailed {
+                error: "not_authorized".into(),
+                description: Some(format!(
+                    "no tokens are stored for connection `{}` (client {}, {}) and init gave none",
+                    self.family.connection, self.family.client_id, self.family.api_origin
+                )),
+                status: None,
+                hint: format!(
+                    "authorize the app first: `integrator auth login --connection {} --client-id {}` (or give init a refreshToken)",
+                    self.family.connection, self.family.client_id
+                ),
+            });
+        }
         let Some(refresh_token) = self.tokens.refresh_token.clone() else {
             let (error, description) = if self.spent {
                 ("refresh_token_spent", "X refused the refresh token earlier")
@@ -384,7 +468,7 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
             });
         };
         let sent_at = self.clock.now_ms();
-        match refresh::exchange(&self.conn, &refresh_token, http, sent_at) {
+        match endpoint::exchange(&self.conn, &refresh_token, http, sent_at) {
             Ok(got) => {
                 self.tokens = TokenSet {
                     access_token: Some(got.access_token),

@@ -14,6 +14,7 @@ pub fn kind(e: &ConnectorError) -> &'static str {
         ConnectorError::ApiError(_) => "api-error",
         ConnectorError::Transport(_) => "transport",
         ConnectorError::RefreshFailed(_) => "refresh-failed",
+        ConnectorError::AuthorizationFailed(_) => "authorization-failed",
         ConnectorError::MalformedResponse(_) => "malformed-response",
         ConnectorError::TokenStore(_) => "token-store",
     }
@@ -55,10 +56,12 @@ pub fn message(e: &ConnectorError) -> String {
         | ConnectorError::ApiError(p) => problem_text(p),
         ConnectorError::RateLimited(r) => problem_text(&r.problem),
         ConnectorError::Transport(t) => t.cause.clone(),
-        ConnectorError::RefreshFailed(r) => match &r.description {
-            Some(d) => format!("{}: {d}", r.error),
-            None => r.error.clone(),
-        },
+        ConnectorError::RefreshFailed(r) | ConnectorError::AuthorizationFailed(r) => {
+            match &r.description {
+                Some(d) => format!("{}: {d}", r.error),
+                None => r.error.clone(),
+            }
+        }
         ConnectorError::MalformedResponse(m) => m.clone(),
         ConnectorError::TokenStore(f) => f.cause.clone(),
     }
@@ -91,6 +94,9 @@ pub fn describe(e: &ConnectorError) -> String {
         }
         ConnectorError::RefreshFailed(r) => {
             format!("token refresh failed: {}; {}", message(e), r.hint)
+        }
+        ConnectorError::AuthorizationFailed(r) => {
+            format!("authorization failed: {}; {}", message(e), r.hint)
         }
         ConnectorError::TokenStore(f) => format!("token store unavailable: {}", f.cause),
         other => format!("{}: {}", kind(other), message(other)),

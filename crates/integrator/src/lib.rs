@@ -2,6 +2,7 @@
 //! guards and pools its outbound HTTP, keeps its rotated tokens, and runs
 //! WSO2-style mediation flows from the command line and as HTTP APIs.
 
+pub mod auth_cli;
 pub mod bindings;
 pub mod descriptor;
 pub mod errors;

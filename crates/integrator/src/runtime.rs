@@ -419,6 +419,48 @@ impl ConnectorInstance {
         self.after(r)
     }
 
+    /// Starts an OAuth 2.0 authorization for `config`'s connection.
+    pub async fn begin_authorization(
+        &mut self,
+        config: &wit::ConnectionConfig,
+        params: &wit::AuthorizationParams,
+    ) -> Result<wit::AuthorizationRequest, CallError> {
+        self.prepare_connection(config.api_url.as_deref(), config.timeout);
+        self.before_call()?;
+        let r = self
+            .bindings
+            .wso2_twitter_connector()
+            .call_begin_authorization(&mut self.store, config, params)
+            .await;
+        self.after(r)
+    }
+
+    /// Finishes it with the callback's code and state; the connection is ready after.
+    pub async fn complete_authorization(
+        &mut self,
+        code: &str,
+        state: &str,
+    ) -> Result<wit::ConnectionInfo, CallError> {
+        self.before_call()?;
+        let r = self
+            .bindings
+            .wso2_twitter_connector()
+            .call_complete_authorization(&mut self.store, code, state)
+            .await;
+        self.after(r)
+    }
+
+    /// Revokes the initialized connection's refresh token at X.
+    pub async fn revoke_authorization(&mut self) -> Result<(), CallError> {
+        self.before_call()?;
+        let r = self
+            .bindings
+            .wso2_twitter_connector()
+            .call_revoke_authorization(&mut self.store)
+            .await;
+        self.after(r)
+    }
+
     pub async fn create_tweet(
         &mut self,
         request: &wit::CreateTweetRequest,

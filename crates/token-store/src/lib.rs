@@ -151,6 +151,8 @@ pub trait TokenStore: Send + Sync {
     fn list(&self) -> Result<Vec<FamilyInfo>, StoreError>;
     /// Forgets every family of a connection name; returns how many.
     fn forget(&self, connection: &str) -> Result<usize, StoreError>;
+    /// Forgets one family (and its lease); true if it was there.
+    fn forget_family(&self, key: &FamilyKey) -> Result<bool, StoreError>;
 }
 
 /// Which store to open, as `--token-store` / `INTEGRATOR_TOKEN_STORE` say.

@@ -140,6 +140,12 @@ impl TokenStore for MemoryStore {
             .collect())
     }
 
+    fn forget_family(&self, key: &FamilyKey) -> Result<bool, StoreError> {
+        let mut inner = self.inner();
+        inner.leases.remove(key);
+        Ok(inner.families.remove(key).is_some())
+    }
+
     fn forget(&self, connection: &str) -> Result<usize, StoreError> {
         let mut inner = self.inner();
         let before = inner.families.len();

@@ -367,6 +367,16 @@ impl TokenStore for RedisStore {
         })
     }
 
+    fn forget_family(&self, key: &FamilyKey) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let n: i64 = ::redis::cmd("DEL")
+                .arg(family_key(key))
+                .arg(lease_key(key))
+                .query(c)?;
+            Ok(n > 0)
+        })
+    }
+
     fn forget(&self, connection: &str) -> Result<usize, StoreError> {
         self.with(|c| {
             let mut n = 0;

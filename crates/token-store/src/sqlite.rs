@@ -382,6 +382,26 @@ impl TokenStore for SqliteStore {
             .map_err(|e| self.fail(e))
     }
 
+    fn forget_family(&self, key: &FamilyKey) -> Result<bool, StoreError> {
+        let mut c = self.conn();
+        let tx = c
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.fail(e))?;
+        let n = tx
+            .execute(
+                "DELETE FROM families WHERE connection = ?1 AND client_id = ?2 AND api_origin = ?3",
+                params![key.connection, key.client_id, key.api_origin],
+            )
+            .map_err(|e| self.fail(e))?;
+        tx.execute(
+            "DELETE FROM leases WHERE connection = ?1 AND client_id = ?2 AND api_origin = ?3",
+            params![key.connection, key.client_id, key.api_origin],
+        )
+        .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))?;
+        Ok(n > 0)
+    }
+
     fn forget(&self, connection: &str) -> Result<usize, StoreError> {
         let mut c = self.conn();
         let tx = c

@@ -138,6 +138,13 @@ fn contract(store: &dyn TokenStore) {
     let mut second = k.clone();
     second.client_id = "app-3".into();
     store.save(&second, 0, &set("C", "C", "c")).unwrap();
+    let third = key(&k.connection);
+    let mut third = third;
+    third.api_origin = "http://127.0.0.1:7".into();
+    store.save(&third, 0, &set("D", "D", "d")).unwrap();
+    assert!(store.forget_family(&third).unwrap());
+    assert!(!store.forget_family(&third).unwrap());
+    assert_eq!(store.load(&third).unwrap(), None);
     assert_eq!(store.forget(&k.connection).unwrap(), 2);
     assert_eq!(store.load(&k).unwrap(), None);
     assert!(store.load(&keep).unwrap().is_some());

@@ -5,6 +5,8 @@
 //!   S256) grants, public clients (`client_id` in the body) and confidential
 //!   ones (HTTP Basic). Refresh tokens are single-use; presenting a spent one
 //!   answers `invalid_request` and revokes the whole token family.
+//! - `GET /i/oauth2/authorize` (consent automated: approve, deny, or fewer
+//!   scopes; registered callback URLs only) and `POST /2/oauth2/revoke`.
 //! - `POST /2/tweets`, `DELETE /2/tweets/{id}`, `GET /2/users/me`, with
 //!   bearer checks, rate-limit headers and budgets, duplicate-text 403s.
 //! - Faults per endpoint (delay, status, dropped connection, malformed,
@@ -17,11 +19,14 @@ mod server;
 mod state;
 
 pub use server::{Simulator, Tls};
-pub use state::{endpoint_key, Account, Client, Fault, Stats, TokenPair};
+pub use state::{endpoint_key, Account, Client, Consent, Fault, Stats, TokenPair};
 
 /// Endpoint keys used for counters, faults and rate limits.
 pub mod endpoint {
     pub const TOKEN: &str = "POST /2/oauth2/token";
+    pub const REVOKE: &str = "POST /2/oauth2/revoke";
+    /// X's consent page (on x.com; here on the simulator's own address).
+    pub const AUTHORIZE: &str = "GET /i/oauth2/authorize";
     pub const CREATE_TWEET: &str = "POST /2/tweets";
     pub const DELETE_TWEET: &str = "DELETE /2/tweets/:id";
     pub const GET_ME: &str = "GET /2/users/me";

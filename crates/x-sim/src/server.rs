@@ -136,7 +136,25 @@ impl Simulator {
         self.state().add_client(Client {
             id: id.into(),
             secret: secret.map(str::to_string),
+            redirect_uris: Vec::new(),
         });
+    }
+
+    /// Registers a callback URL for an app, as in the developer portal.
+    pub fn register_redirect_uri(&self, client_id: &str, uri: &str) {
+        if let Some(c) = self.state().clients.get_mut(client_id) {
+            c.redirect_uris.push(uri.into());
+        }
+    }
+
+    /// What the simulated user does on the consent page from now on.
+    pub fn set_consent(&self, consent: crate::Consent) {
+        self.state().consent = consent;
+    }
+
+    /// Lifetime of authorization codes issued from now on (X: 30 s).
+    pub fn set_code_ttl(&self, ttl: Duration) {
+        self.state().code_ttl = ttl;
     }
 
     /// A fresh token family for the client, as after the user authorized it.

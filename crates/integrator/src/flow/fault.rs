@@ -90,7 +90,7 @@ pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
                     j["transport"] = json!(errors::transport_kind(t.kind));
                     None
                 }
-                E::RefreshFailed(r) => {
+                E::RefreshFailed(r) | E::AuthorizationFailed(r) => {
                     j["hint"] = json!(r.hint);
                     r.status
                 }

@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 use crate::endpoint;
 
 mod api;
+mod authorize;
 mod oauth;
+
+pub use authorize::Consent;
 
 use api::{Budget, Post};
 use oauth::{AccessToken, Code, Family, RefreshState};
@@ -21,6 +24,8 @@ pub struct Client {
     pub id: String,
     /// `Some`: confidential client (HTTP Basic at the token endpoint).
     pub secret: Option<String>,
+    /// Callback URLs registered for the app (exact match at authorize).
+    pub redirect_uris: Vec<String>,
 }
 
 /// The user the tokens act for.
@@ -85,6 +90,16 @@ pub struct Stats {
     pub connections: u64,
     /// Of those, connections that spoke HTTP/2.
     pub h2_connections: u64,
+    /// Token families revoked at `POST /2/oauth2/revoke`.
+    pub revocations: u64,
+    /// Authorizations the simulated user denied.
+    pub denials: u64,
+    /// Authorization codes handed out (tests look for them in output).
+    pub codes_issued: Vec<String>,
+    /// PKCE verifiers received at the token endpoint (likewise).
+    pub code_verifiers: Vec<String>,
+    /// Every access and refresh token issued (likewise).
+    pub tokens_issued: Vec<String>,
     /// 401s answered to API calls.
     pub unauthorized: u64,
     /// Token families revoked (by reuse of a spent refresh token).
@@ -119,6 +134,8 @@ impl Stats {
 pub fn endpoint_key(method: &str, path: &str) -> Option<&'static str> {
     Some(match (method, path) {
         ("POST", "/2/oauth2/token") => endpoint::TOKEN,
+        ("POST", "/2/oauth2/revoke") => endpoint::REVOKE,
+        ("GET", "/i/oauth2/authorize") => endpoint::AUTHORIZE,
         ("POST", "/2/tweets") => endpoint::CREATE_TWEET,
         ("DELETE", p) if p.starts_with("/2/tweets/") => endpoint::DELETE_TWEET,
         ("GET", "/2/users/me") => endpoint::GET_ME,
@@ -177,6 +194,10 @@ pub struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     /// How long X takes before it acts on a request, per endpoint key.
     latency: HashMap<String, Duration>,
+    /// What the simulated user does on the consent page.
+    pub consent: Consent,
+    /// Lifetime of authorization codes (X: 30 seconds).
+    pub code_ttl: Duration,
     pub stats: Stats,
 }
 
@@ -202,6 +223,8 @@ impl State {
             budgets: HashMap::new(),
             faults: HashMap::new(),
             latency: HashMap::new(),
+            consent: Consent::Approve,
+            code_ttl: Duration::from_secs(30),
             stats: Stats::default(),
         }
     }
@@ -333,6 +356,10 @@ impl State {
     ) -> Reply {
         if key == endpoint::TOKEN {
             self.token(headers, body)
+        } else if key == endpoint::REVOKE {
+            self.revoke(headers, body)
+        } else if key == endpoint::AUTHORIZE {
+            self.authorize_page(query)
         } else {
             self.api(key, path, query, headers, body)
         }

@@ -19,7 +19,7 @@ pub(super) enum RefreshState {
 }
 
 pub(super) struct Family {
-    client_id: String,
+    pub(super) client_id: String,
     revoked: bool,
     scope: String,
 }
@@ -70,6 +70,8 @@ impl State {
         );
         self.refresh
             .insert(pair.refresh_token.clone(), (family, RefreshState::Active));
+        self.stats.tokens_issued.push(pair.access_token.clone());
+        self.stats.tokens_issued.push(pair.refresh_token.clone());
         (pair, self.access_ttl)
     }
 
@@ -110,7 +112,7 @@ impl State {
                 redirect_uri: redirect_uri.into(),
                 challenge: code_challenge.into(),
                 scope: scope.into(),
-                expires_at: SystemTime::now() + Duration::from_secs(30),
+                expires_at: SystemTime::now() + self.code_ttl,
             },
         );
         code
@@ -123,15 +125,20 @@ impl State {
         }
     }
 
-    pub(super) fn token(&mut self, headers: &http::HeaderMap, body: &[u8]) -> Reply {
-        let f = form(body);
-        let mut logged = f.clone();
-        for k in ["refresh_token", "code", "code_verifier", "client_secret"] {
-            if let Some(v) = logged.get_mut(k) {
-                *v = "***".into();
-            }
-        }
-        self.stats.token_requests.push(logged);
+    /// Client authentication at the token and revoke endpoints, as X does
+    /// it: HTTP Basic for a confidential client, `client_id` in the body for
+    /// a public one.
+    fn authenticate_client(
+        &self,
+        headers: &http::HeaderMap,
+        f: &HashMap<String, String>,
+    ) -> Result<String, Reply> {
+        let refused = || {
+            Reply::json(
+                401,
+                json!({"error":"unauthorized_client","error_description":"Missing valid authorization header"}),
+            )
+        };
         let basic = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
@@ -142,33 +149,67 @@ impl State {
                 s.split_once(':')
                     .map(|(a, b)| (a.to_string(), b.to_string()))
             });
-        // Client authentication, as X does it.
         let client_id = match (&basic, f.get("client_id")) {
             (Some((id, _)), _) => id.clone(),
             (None, Some(id)) => id.clone(),
-            (None, None) => {
-                return Reply::json(
-                    401,
-                    json!({"error":"unauthorized_client","error_description":"Missing valid authorization header"}),
-                )
-            }
+            (None, None) => return Err(refused()),
         };
-        let Some(client) = self.clients.get(&client_id).cloned() else {
-            return Reply::json(
-                401,
-                json!({"error":"unauthorized_client","error_description":"Missing valid authorization header"}),
-            );
+        let Some(client) = self.clients.get(&client_id) else {
+            return Err(refused());
         };
         match (&client.secret, &basic) {
-            (Some(secret), Some((_, given))) if given == secret => {}
-            (Some(_), _) => {
-                return Reply::json(
-                    401,
-                    json!({"error":"unauthorized_client","error_description":"Missing valid authorization header"}),
-                )
-            }
-            (None, _) => {}
+            (Some(secret), Some((_, given))) if given == secret => Ok(client_id),
+            (Some(_), _) => Err(refused()),
+            (None, _) => Ok(client_id),
         }
+    }
+
+    /// `POST /2/oauth2/revoke`: the token's family dies (refresh and access
+    /// tokens alike). Unknown tokens are answered the same (RFC 7009).
+    pub(super) fn revoke(&mut self, headers: &http::HeaderMap, body: &[u8]) -> Reply {
+        let f = form(body);
+        let client_id = match self.authenticate_client(headers, &f) {
+            Ok(id) => id,
+            Err(reply) => return reply,
+        };
+        let Some(token) = f.get("token") else {
+            return Reply::json(
+                400,
+                json!({"error":"invalid_request","error_description":"Missing required parameter [token]."}),
+            );
+        };
+        let family = self
+            .refresh
+            .get(token)
+            .map(|(f, _)| *f)
+            .or_else(|| self.access.get(token).map(|a| a.family));
+        if let Some(family) = family {
+            if let Some(fam) = self.families.get_mut(&family) {
+                if fam.client_id == client_id && !fam.revoked {
+                    fam.revoked = true;
+                    self.stats.revocations += 1;
+                }
+            }
+        }
+        Reply::json(200, json!({"revoked": true}))
+    }
+
+    pub(super) fn token(&mut self, headers: &http::HeaderMap, body: &[u8]) -> Reply {
+        let f = form(body);
+        let mut logged = f.clone();
+        for k in ["refresh_token", "code", "code_verifier", "client_secret"] {
+            if let Some(v) = logged.get_mut(k) {
+                *v = "***".into();
+            }
+        }
+        if let Some(v) = f.get("code_verifier") {
+            self.stats.code_verifiers.push(v.clone());
+        }
+        self.stats.token_requests.push(logged);
+        let client_id = match self.authenticate_client(headers, &f) {
+            Ok(id) => id,
+            Err(reply) => return reply,
+        };
         match f.get("grant_type").map(String::as_str) {
             Some("refresh_token") => {
                 let Some(rt) = f.get("refresh_token") else {
@@ -287,6 +328,7 @@ mod tests {
         s.add_client(Client {
             id: "app".into(),
             secret: Some("shh".into()),
+            redirect_uris: vec![],
         });
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -345,6 +387,7 @@ mod tests {
         s.add_client(Client {
             id: "c".into(),
             secret: None,
+            redirect_uris: vec![],
         });
         let pair = s.issue("c");
         let h = http::HeaderMap::new();

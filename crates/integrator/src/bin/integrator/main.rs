@@ -1,17 +1,19 @@
-//! `integrator`: runs WSO2-style mediation flows with the X connector.
+//! `integrator`: runs WSO2-style mediation flows with the X connector, and
+//! manages its connections' tokens. One module per command group.
+
+mod auth;
+mod flows;
+mod tokens;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use integrator::descriptor;
-use integrator::flow::exec::Redactor;
-use integrator::flow::{self, Integrator, Message, Sandbox};
-use integrator::store_cli;
-use integrator::{Runtime, RuntimeOptions};
+use integrator::flow::{self, Message};
+
+use flows::{parse_var, prepare, setup_failed, shutdown_signal, Setup};
 
 #[derive(Parser)]
 #[command(
@@ -59,6 +61,13 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Get a connection's first tokens (OAuth 2.0 with PKCE), or revoke them.
+    Auth {
+        #[command(subcommand)]
+        action: AuthAction,
+        #[command(flatten)]
+        runtime: AuthArgs,
+    },
     /// The stored tokens of each connection (never the tokens themselves).
     Tokens {
         #[command(subcommand)]
@@ -66,6 +75,68 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+#[derive(Subcommand)]
+enum AuthAction {
+    /// Authorize the app for an X account in a browser and store the tokens:
+    /// prints the callback URL to register and the consent URL to open, then
+    /// waits for X to send the browser back.
+    Login {
+        /// The connection name the flows use (`connectionName`, or the local entry's key).
+        #[arg(long)]
+        connection: String,
+        /// The app's OAuth 2.0 client id.
+        #[arg(long, env = "X_CLIENT_ID")]
+        client_id: String,
+        /// The environment variable holding the client secret (confidential clients).
+        #[arg(long, value_name = "VAR")]
+        client_secret_env: Option<String>,
+        /// Scopes, space- or comma-separated; `offline.access` is always added.
+        #[arg(long, default_value = "tweet.read tweet.write users.read")]
+        scopes: String,
+        /// The loopback port of the callback (`http://127.0.0.1:PORT/callback`).
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+        /// The API (token endpoint) base URL.
+        #[arg(long, default_value = "https://api.x.com")]
+        api_url: String,
+        /// X's consent page.
+        #[arg(long, default_value = "https://x.com/i/oauth2/authorize")]
+        authorize_url: String,
+        /// Do not try to open a browser; only print the URL.
+        #[arg(long)]
+        no_browser: bool,
+        /// Seconds to wait for the authorization.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Revoke a connection's refresh token at X and forget its stored tokens.
+    Revoke {
+        #[arg(long)]
+        connection: String,
+        /// Which app's family, when the connection has several.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Which API's family, when the connection has several.
+        #[arg(long)]
+        api_url: Option<String>,
+        /// The environment variable holding the client secret (confidential clients).
+        #[arg(long, value_name = "VAR")]
+        client_secret_env: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct AuthArgs {
+    /// The connector (as for `run`).
+    #[arg(long, env = "INTEGRATOR_CONNECTOR", global = true)]
+    connector: Option<PathBuf>,
+    /// Verbose: tracing output (no code, verifier or token is ever printed). -vv for more.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Subcommand)]
@@ -94,14 +165,16 @@ struct StoreArgs {
     #[arg(
         long = "token-store",
         env = "INTEGRATOR_TOKEN_STORE",
-        value_name = "PATH|URL"
+        value_name = "PATH|URL",
+        global = true
     )]
     token_store: Option<String>,
     /// A file holding the store key (instead of INTEGRATOR_STORE_KEY).
     #[arg(
         long = "store-key-file",
         env = "INTEGRATOR_STORE_KEY_FILE",
-        value_name = "PATH"
+        value_name = "PATH",
+        global = true
     )]
     store_key_file: Option<PathBuf>,
 }
@@ -142,129 +215,10 @@ fn init_tracing(verbose: u8) {
         .init();
 }
 
-/// A failure before anything runs (exit 2).
-struct Setup(anyhow::Error);
-
-async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup> {
-    let path = match &common.connector {
-        Some(p) => p.clone(),
-        None => descriptor::locate_default().ok_or_else(|| {
-            Setup(anyhow::anyhow!(
-                "no connector found: run ./build.sh, or pass --connector PATH"
-            ))
-        })?,
-    };
-    let package = descriptor::load(&path).map_err(Setup)?;
-    // The sandbox never touches the user's real store.
-    let token_store: Arc<dyn token_store::TokenStore> = if common.sandbox {
-        Arc::new(token_store::MemoryStore::new())
-    } else {
-        store_cli::open(
-            common.store.token_store.as_deref(),
-            common.store.store_key_file.as_deref(),
-        )
-        .map_err(Setup)?
-    };
-    tracing::info!(target: "integrator::tokens", backend = %token_store.describe(), "token store");
-    let redactor = Redactor::default();
-    let seen = redactor.clone();
-    let options = RuntimeOptions {
-        allowed_origins: (!common.allow_hosts.is_empty()).then(|| common.allow_hosts.clone()),
-        token_store,
-        on_token: Some(Arc::new(move |t: &str| seen.add(t))),
-        ..RuntimeOptions::default()
-    };
-    let runtime = Runtime::new(options).map_err(Setup)?;
-    let loaded = runtime
-        .load_bytes(&package.wasm)
-        .with_context(|| format!("loading the component of {}", path.display()))
-        .map_err(Setup)?;
-    tracing::info!(target: "integrator", kind = ?loaded.load_kind, ms = loaded.load_time.as_millis() as u64, "connector ready");
-    descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup)?;
-    let files: Vec<&Path> = flows.iter().map(PathBuf::as_path).collect();
-    let project = flow::load_project(&files, &package.descriptor).map_err(|e| Setup(e.into()))?;
-    let sandbox = if common.sandbox {
-        Some(
-            Sandbox::start()
-                .await
-                .context("starting the sandbox")
-                .map_err(Setup)?,
-        )
-    } else {
-        None
-    };
-    Ok(Integrator::new(
-        runtime,
-        loaded,
-        package.descriptor,
-        project,
-        sandbox,
-        redactor,
-    ))
-}
-
-fn parse_var(s: &str) -> anyhow::Result<(String, serde_json::Value)> {
-    let (k, v) = s.split_once('=').context("--var takes NAME=VALUE")?;
-    let value =
-        serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
-    Ok((k.to_string(), value))
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    eprintln!("integrator: shutting down (letting requests in flight finish)");
-}
-
 async fn run(cli: Cli) -> ExitCode {
-    let setup_failed = |e: Setup| {
-        eprintln!("error: {:#}", e.0);
-        ExitCode::from(2)
-    };
     match cli.command {
-        Command::Tokens { action, store } => {
-            let opened = match store_cli::open(
-                store.token_store.as_deref(),
-                store.store_key_file.as_deref(),
-            ) {
-                Ok(s) => s,
-                Err(e) => return setup_failed(Setup(e)),
-            };
-            let done = match action {
-                TokensAction::List { json: true } => store_cli::list_json(opened.as_ref())
-                    .map(|v| println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())),
-                TokensAction::List { json: false } => {
-                    store_cli::list_table(opened.as_ref()).map(|t| print!("{t}"))
-                }
-                TokensAction::Forget { connection } => {
-                    store_cli::forget(opened.as_ref(), &connection).map(|n| {
-                        eprintln!(
-                            "forgot {n} token famil{} of `{connection}` in {}",
-                            if n == 1 { "y" } else { "ies" },
-                            opened.describe()
-                        )
-                    })
-                }
-            };
-            match done {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
-        }
+        Command::Auth { action, runtime } => auth::run(action, runtime).await,
+        Command::Tokens { action, store } => tokens::run(action, store),
         Command::Check { flows, common } => match prepare(&common, &flows).await {
             Ok(i) => {
                 eprintln!(
@@ -361,6 +315,7 @@ fn main() -> ExitCode {
         | Command::Serve { common, .. }
         | Command::Check { common, .. } => common.verbose,
         Command::Tokens { .. } => 0,
+        Command::Auth { runtime, .. } => runtime.verbose,
     };
     init_tracing(verbose);
     // `run` executes one flow: a single-threaded runtime keeps the

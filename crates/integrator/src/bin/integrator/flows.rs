@@ -1,0 +1,105 @@
+//! `run`, `serve` and `check`: loading the connector and the flows.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use integrator::descriptor;
+use integrator::flow::exec::Redactor;
+use integrator::flow::{self, Integrator, Sandbox};
+use integrator::store_cli;
+use integrator::{Runtime, RuntimeOptions};
+
+use crate::Common;
+
+/// A failure before anything runs (exit 2).
+pub struct Setup(pub anyhow::Error);
+
+pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup> {
+    let path = match &common.connector {
+        Some(p) => p.clone(),
+        None => descriptor::locate_default().ok_or_else(|| {
+            Setup(anyhow::anyhow!(
+                "no connector found: run ./build.sh, or pass --connector PATH"
+            ))
+        })?,
+    };
+    let package = descriptor::load(&path).map_err(Setup)?;
+    // The sandbox never touches the user's real store.
+    let token_store: Arc<dyn token_store::TokenStore> = if common.sandbox {
+        Arc::new(token_store::MemoryStore::new())
+    } else {
+        store_cli::open(
+            common.store.token_store.as_deref(),
+            common.store.store_key_file.as_deref(),
+        )
+        .map_err(Setup)?
+    };
+    tracing::info!(target: "integrator::tokens", backend = %token_store.describe(), "token store");
+    let redactor = Redactor::default();
+    let seen = redactor.clone();
+    let options = RuntimeOptions {
+        allowed_origins: (!common.allow_hosts.is_empty()).then(|| common.allow_hosts.clone()),
+        token_store,
+        on_token: Some(Arc::new(move |t: &str| seen.add(t))),
+        ..RuntimeOptions::default()
+    };
+    let runtime = Runtime::new(options).map_err(Setup)?;
+    let loaded = runtime
+        .load_bytes(&package.wasm)
+        .with_context(|| format!("loading the component of {}", path.display()))
+        .map_err(Setup)?;
+    tracing::info!(target: "integrator", kind = ?loaded.load_kind, ms = loaded.load_time.as_millis() as u64, "connector ready");
+    descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup)?;
+    let files: Vec<&Path> = flows.iter().map(PathBuf::as_path).collect();
+    let project = flow::load_project(&files, &package.descriptor).map_err(|e| Setup(e.into()))?;
+    let sandbox = if common.sandbox {
+        Some(
+            Sandbox::start()
+                .await
+                .context("starting the sandbox")
+                .map_err(Setup)?,
+        )
+    } else {
+        None
+    };
+    Ok(Integrator::new(
+        runtime,
+        loaded,
+        package.descriptor,
+        project,
+        sandbox,
+        redactor,
+    ))
+}
+
+/// A failure before anything runs: exit code 2.
+pub fn setup_failed(e: Setup) -> ExitCode {
+    eprintln!("error: {:#}", e.0);
+    ExitCode::from(2)
+}
+
+pub fn parse_var(s: &str) -> anyhow::Result<(String, serde_json::Value)> {
+    let (k, v) = s.split_once('=').context("--var takes NAME=VALUE")?;
+    let value =
+        serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_string()));
+    Ok((k.to_string(), value))
+}
+
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("integrator: shutting down (letting requests in flight finish)");
+}

@@ -1,0 +1,41 @@
+//! `tokens list` and `tokens forget`.
+
+use std::process::ExitCode;
+
+use integrator::store_cli;
+
+use crate::flows::{setup_failed, Setup};
+use crate::{StoreArgs, TokensAction};
+
+pub fn run(action: TokensAction, store: StoreArgs) -> ExitCode {
+    let opened = match store_cli::open(
+        store.token_store.as_deref(),
+        store.store_key_file.as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => return setup_failed(Setup(e)),
+    };
+    let done = match action {
+        TokensAction::List { json: true } => store_cli::list_json(opened.as_ref())
+            .map(|v| println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())),
+        TokensAction::List { json: false } => {
+            store_cli::list_table(opened.as_ref()).map(|t| print!("{t}"))
+        }
+        TokensAction::Forget { connection } => {
+            store_cli::forget(opened.as_ref(), &connection).map(|n| {
+                eprintln!(
+                    "forgot {n} token famil{} of `{connection}` in {}",
+                    if n == 1 { "y" } else { "ies" },
+                    opened.describe()
+                )
+            })
+        }
+    };
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! X's token endpoint through the `oauth2` crate over our [`HttpClient`]:
+//! the refresh-token grant, the authorization-code grant with PKCE, and
+//! token revocation.
+
+use std::cell::Cell;
+
+use oauth2::basic::{BasicClient, BasicTokenResponse};
+use oauth2::{
+    AuthType, AuthorizationCode, ClientId, ClientSecret, PkceCodeVerifier, RedirectUrl,
+    RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
+};
+
+use crate::config::Connection;
+use crate::error::{ConnectorError, TransportError, REAUTHORIZE_HINT};
+use crate::http::HttpClient;
+use crate::response;
+use crate::secret::Secret;
+
+/// What a successful grant gave.
+pub struct Obtained {
+    pub access_token: Secret,
+    /// `None` when X sent none (no `offline.access`): the old one is spent anyway.
+    pub refresh_token: Option<Secret>,
+    pub expires_at: Option<u64>,
+    pub obtained_at: u64,
+    /// The scopes X granted (space-separated), when it said.
+    pub scope: Option<String>,
+}
+
+/// A failed grant: the error, and whether X declared the token or code dead.
+pub struct Failed {
+    pub error: ConnectorError,
+    pub token_dead: bool,
+}
+
+impl From<ConnectorError> for Failed {
+    fn from(error: ConnectorError) -> Self {
+        Failed {
+            error,
+            token_dead: false,
+        }
+    }
+}
+
+/// Which grant failed: the error names it, and says what to do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    Refresh,
+    Code,
+}
+
+fn send_with<'a>(
+    http: &'a impl HttpClient,
+    timeout: std::time::Duration,
+    status: &'a Cell<Option<u16>>,
+) -> impl Fn(oauth2::HttpRequest) -> Result<oauth2::HttpResponse, TransportError> + 'a {
+    move |req| {
+        let resp = http.send(req, timeout)?;
+        status.set(Some(resp.status().as_u16()));
+        Ok(resp)
+    }
+}
+
+fn client_secret(conn: &Connection) -> Option<ClientSecret> {
+    conn.client_secret
+        .as_ref()
+        .map(|s| ClientSecret::new(s.expose().to_string()))
+}
+
+/// Exchanges `refresh_token` for a new set. `sent_at` (Unix ms) dates the
+/// expiry, so a slow answer errs on the early side.
+pub(super) fn exchange(
+    conn: &Connection,
+    refresh_token: &Secret,
+    http: &impl HttpClient,
+    sent_at: u64,
+) -> Result<Obtained, Failed> {
+    let token_url = TokenUrl::new(conn.token_url())
+        .map_err(|_| ConnectorError::invalid("apiUrl", "gives no valid token URL"))?;
+    let mut client = BasicClient::new(ClientId::new(conn.client_id.clone()))
+        .set_token_uri(token_url)
+        // With a secret: HTTP Basic (confidential client). Without one the
+        // crate puts client_id in the body (public client), as X requires.
+        .set_auth_type(AuthType::BasicAuth);
+    if let Some(secret) = client_secret(conn) {
+        client = client.set_client_secret(secret);
+    }
+    let status = Cell::new(None);
+    let send = send_with(http, conn.timeout, &status);
+    let outcome = client
+        .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_string()))
+        .request(&send);
+    outcome_of(outcome, &status, sent_at, Grant::Refresh)
+}
+
+/// Exchanges an authorization code (with its PKCE verifier and the
+/// redirect URI it was issued for) for the first token set.
+pub fn exchange_code(
+    conn: &Connection,
+    code: &Secret,
+    verifier: &Secret,
+    redirect_uri: &str,
+    http: &impl HttpClient,
+    sent_at: u64,
+) -> Result<Obtained, Failed> {
+    let token_url = TokenUrl::new(conn.token_url())
+        .map_err(|_| ConnectorError::invalid("apiUrl", "gives no valid token URL"))?;
+    let redirect = RedirectUrl::new(redirect_uri.to_string())
+        .map_err(|_| ConnectorError::invalid("redirectUri", "must be an absolute URL"))?;
+    let mut client = BasicClient::new(ClientId::new(conn.client_id.clone()))
+        .set_token_uri(token_url)
+        .set_redirect_uri(redirect)
+        .set_auth_type(AuthType::BasicAuth);
+    if let Some(secret) = client_secret(conn) {
+        client = client.set_client_secret(secret);
+    }
+    let status = Cell::new(None);
+    let send = send_with(http, conn.timeout, &status);
+    let outcome = client
+        .exchange_code(AuthorizationCode::new(code.expose().to_string()))
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_string()))
+        .request(&send);
+    outcome_of(outcome, &status, sent_at, Grant::Code)
+}
+
+/// Revokes `refresh_token` (and with it the family) at `POST /2/oauth2/revoke`.
+///
+/// Sent by hand rather than with `oauth2`'s `revoke_token`: that refuses any
+/// revocation URL that is not https, and the connection's `apiUrl` may be
+/// http on loopback (the simulator; `config` allows http nowhere else). The
+/// client authentication is the crate's: HTTP Basic with the form-encoded
+/// id and secret for a confidential client (RFC 6749 §2.3.1), `client_id`
+/// in the body for a public one.
+pub fn revoke(
+    conn: &Connection,
+    refresh_token: &Secret,
+    http: &impl HttpClient,
+) -> Result<(), ConnectorError> {
+    use base64::Engine;
+    use oauth2::url::form_urlencoded;
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", refresh_token.expose())
+        .append_pair("token_type_hint", "refresh_token");
+    let mut request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(format!("{}/2/oauth2/revoke", conn.api_url))
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(http::header::ACCEPT, "application/json");
+    match &conn.client_secret {
+        Some(secret) => {
+            let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                enc(&conn.client_id),
+                enc(secret.expose())
+            ));
+            request = request.header(http::header::AUTHORIZATION, format!("Basic {basic}"));
+        }
+        None => {
+            form.append_pair("client_id", &conn.client_id);
+        }
+    }
+    let request = request
+        .body(form.finish().into_bytes())
+        .map_err(|_| ConnectorError::invalid("apiUrl", "gives no valid revocation URL"))?;
+    let resp = http.send(request, conn.timeout)?;
+    let status = resp.status().as_u16();
+    if resp.status().is_success() {
+        return Ok(());
+    }
+    #[derive(serde::Deserialize)]
+    struct OAuthError {
+        error: String,
+        error_description: Option<String>,
+    }
+    match serde_json::from_slice::<OAuthError>(resp.body()) {
+        Ok(e) => Err(ConnectorError::RefreshFailed {
+            error: e.error,
+            description: e.error_description,
+            status: Some(status),
+            hint: "X refused the revocation: check clientId and clientSecret".into(),
+        }),
+        Err(_) => Err(ConnectorError::Api(response::problem(status, resp.body()))),
+    }
+}
+
+fn failure(
+    grant: Grant,
+    error: String,
+    description: Option<String>,
+    status: Option<u16>,
+    token_dead: bool,
+) -> ConnectorError {
+    match grant {
+        Grant::Refresh => ConnectorError::RefreshFailed {
+            error,
+            description,
+            status,
+            hint: if token_dead {
+                REAUTHORIZE_HINT.into()
+            } else {
+                "the token endpoint refused the client: check clientId and clientSecret".into()
+            },
+        },
+        Grant::Code => ConnectorError::AuthorizationFailed {
+            error,
+            description,
+            status,
+            hint: if token_dead {
+                "X's authorization codes work once, for 30 seconds, with the redirect URI and PKCE verifier they were issued for: start the authorization again".into()
+            } else {
+                "the token endpoint refused the client: check clientId and clientSecret".into()
+            },
+        },
+    }
+}
+
+fn outcome_of(
+    outcome: Result<
+        BasicTokenResponse,
+        RequestTokenError<TransportError, oauth2::basic::BasicErrorResponse>,
+    >,
+    status: &Cell<Option<u16>>,
+    sent_at: u64,
+    grant: Grant,
+) -> Result<Obtained, Failed> {
+    match outcome {
+        Ok(tok) => Ok(Obtained {
+            access_token: Secret::new(tok.access_token().secret().clone()),
+            refresh_token: tok.refresh_token().map(|r| Secret::new(r.secret().clone())),
+            expires_at: tok
+                .expires_in()
+                .map(|d| sent_at + d.as_millis().min(u128::from(u64::MAX / 2)) as u64),
+            obtained_at: sent_at,
+            scope: tok
+                .scopes()
+                .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        }),
+        Err(RequestTokenError::ServerResponse(e)) => {
+            let code = e.error().as_ref().to_string();
+            let token_dead = matches!(code.as_str(), "invalid_request" | "invalid_grant");
+            Err(Failed {
+                error: failure(
+                    grant,
+                    code,
+                    e.error_description().cloned(),
+                    status.get(),
+                    token_dead,
+                ),
+                token_dead,
+            })
+        }
+        Err(RequestTokenError::Request(t)) => Err(ConnectorError::Transport(t).into()),
+        Err(RequestTokenError::Parse(_, body)) => {
+            let code = status.get().unwrap_or(0);
+            Err(if code >= 400 {
+                // An error page, not a token response: it holds no token.
+                ConnectorError::Api(response::problem(code, &body))
+            } else {
+                // Never echo a 2xx token body: it may hold tokens.
+                ConnectorError::MalformedResponse(format!(
+                    "token endpoint answered HTTP {code} with a body that is not a token response"
+                ))
+            }
+            .into())
+        }
+        Err(RequestTokenError::Other(m)) => {
+            Err(ConnectorError::MalformedResponse(format!("token endpoint: {m}")).into())
+        }
+    }
+}

@@ -14,6 +14,18 @@ use crate::http::{HttpClient, Request, Response, MAX_BODY_BYTES};
 
 pub(super) struct WasiHttp;
 
+/// A host's error text as a cause: its first line, at most 200 characters.
+/// Hosts render errors with `{:?}`, which carries a whole backtrace when
+/// the host runs with RUST_BACKTRACE set; that must never reach an answer.
+fn host_text(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    let mut out: String = line.chars().take(200).collect();
+    if out.len() < line.len() {
+        out.push('…');
+    }
+    out
+}
+
 fn transport(kind: TransportKind, cause: impl Into<String>) -> TransportError {
     TransportError::new(kind, cause)
 }
@@ -38,7 +50,7 @@ fn from_error_code(code: &ErrorCode) -> TransportError {
         E::HttpResponseBodySize(_) | E::HttpResponseHeaderSectionSize(_) => TransportKind::TooLarge,
         _ => TransportKind::Other,
     };
-    transport(kind, format!("{code:?}"))
+    transport(kind, host_text(&format!("{code:?}")))
 }
 
 fn stream_error(e: StreamError, what: &str) -> TransportError {
@@ -49,7 +61,7 @@ fn stream_error(e: StreamError, what: &str) -> TransportError {
             None => {
                 // Hosts do not always attach an error code to a stream error;
                 // their text still tells a stall from a cut.
-                let text = err.to_debug_string();
+                let text = host_text(&err.to_debug_string());
                 let lower = text.to_ascii_lowercase();
                 let kind = if lower.contains("timeout") || lower.contains("timed out") {
                     TransportKind::Timeout

@@ -402,7 +402,10 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
             return Err(self.failure());
         }
         let ttl = self.lease_ttl_ms();
-        let deadline = self.clock.now_ms() + u64::from(ttl) + 1_000;
+        // Waiting on another holder is part of the call: bounded by the
+        // connection's timeout like its requests (the lease itself lives
+        // longer, so a crashed holder cannot leave a refresh half-done).
+        let deadline = self.clock.now_ms() + self.conn.timeout.as_millis() as u64;
         let lease = loop {
             match self.store.acquire_lease(&self.family, ttl) {
                 Ok(Some(lease)) => break lease,

@@ -153,6 +153,9 @@ pub struct Outbound {
     pub timeout_cap: Arc<RwLock<Duration>>,
     pub max_body: u64,
     pub timer: TimerSlot,
+    /// When the current call must be done by (set per call by the runtime):
+    /// every request of the call, refresh and replay included, ends by then.
+    pub call_deadline: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 fn effective(asked: Option<Duration>, cap: Duration) -> Duration {
@@ -194,7 +197,11 @@ impl WasiHttpHooks for Outbound {
             );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
-        let cap = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
+        let mut cap = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
+        let deadline = *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = deadline {
+            cap = cap.min(d.saturating_duration_since(tokio::time::Instant::now()));
+        }
         let connect = effective(options.and_then(|o| o.connect_timeout), cap);
         let first_byte = effective(options.and_then(|o| o.first_byte_timeout), cap);
         let between = effective(options.and_then(|o| o.between_bytes_timeout), cap);
@@ -249,7 +256,7 @@ impl WasiHttpHooks for Outbound {
                 }
             }
             let resp = resp.map(|body| {
-                GuardedBody::new(body, release, timer, between, max_body).boxed_unsync()
+                GuardedBody::new(body, release, timer, between, deadline, max_body).boxed_unsync()
             });
             Ok((resp, Box::new(async { Ok(()) }) as IoFuture))
         })
@@ -326,6 +333,8 @@ struct GuardedBody {
     /// Dropped at the end of the body: the connection may serve the next request.
     release: Option<Release>,
     between: Duration,
+    /// The call's deadline: a body dripping a byte at a time ends by then.
+    deadline: Option<tokio::time::Instant>,
     timer: SlotTimer,
     seen: u64,
     max: u64,
@@ -335,19 +344,31 @@ impl GuardedBody {
     fn new(
         inner: Incoming,
         release: Release,
-        mut timer: SlotTimer,
+        timer: SlotTimer,
         between: Duration,
+        deadline: Option<tokio::time::Instant>,
         max: u64,
     ) -> Self {
-        timer.arm(between);
-        GuardedBody {
+        let mut body = GuardedBody {
             inner,
             release: Some(release),
             between,
+            deadline,
             timer,
             seen: 0,
             max,
+        };
+        body.rearm();
+        body
+    }
+
+    /// The next byte is due within `between`, and never after the deadline.
+    fn rearm(&mut self) {
+        let mut wait = self.between;
+        if let Some(d) = self.deadline {
+            wait = wait.min(d.saturating_duration_since(tokio::time::Instant::now()));
         }
+        self.timer.arm(wait);
     }
 }
 
@@ -370,15 +391,18 @@ impl Body for GuardedBody {
                         )))));
                     }
                 }
-                this.timer.arm(this.between);
+                this.rearm();
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
                 let incomplete = e.is_incomplete_message() || e.is_closed();
+                // A typed code, never the error's text: its `{:?}` may carry
+                // a host backtrace, and the guest would quote it.
+                tracing::debug!(target: "integrator::http", "response body failed: {e}");
                 Poll::Ready(Some(Err(if incomplete {
                     HttpError::HttpResponseIncomplete
                 } else {
-                    HttpError::from(e)
+                    HttpError::HttpProtocolError
                 })))
             }
             Poll::Ready(None) => {

@@ -255,6 +255,7 @@ impl Runtime {
     pub async fn instantiate(&self, loaded: &LoadedConnector) -> anyhow::Result<ConnectorInstance> {
         let allow = Allowlist::default();
         let timeout_cap = Arc::new(RwLock::new(MAX_TIMEOUT));
+        let call_deadline = Arc::new(std::sync::Mutex::new(None));
         let state = HostState {
             wasi: WasiCtx::builder().inherit_stderr().build(),
             http: WasiHttpCtx::new(),
@@ -265,6 +266,7 @@ impl Runtime {
                 timeout_cap: timeout_cap.clone(),
                 max_body: self.options.max_body,
                 timer: Default::default(),
+                call_deadline: call_deadline.clone(),
             },
             tokens: self.options.token_store.clone(),
             on_token: self.options.on_token.clone(),
@@ -286,6 +288,7 @@ impl Runtime {
             bindings,
             allow,
             timeout_cap,
+            call_deadline,
             policy: self.options.allowed_origins.clone(),
             poisoned: false,
         })
@@ -322,6 +325,24 @@ fn arm_deadline(store: &mut Store<HostState>, budget: Duration) {
     });
 }
 
+/// A short cause for a trap or host failure: the trap code (`wasm trap:
+/// wasm `unreachable` instruction executed`, `interrupt`) or the root
+/// cause's first line. Never the wasm or host backtrace that `{}` of the
+/// error may carry: those go to the debug log only.
+pub fn trap_cause(e: &wasmtime::Error) -> String {
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        return match trap {
+            wasmtime::Trap::Interrupt => {
+                "the call ran past its deadline and was interrupted".to_string()
+            }
+            other => format!("wasm trap: {other}"),
+        };
+    }
+    let root = e.root_cause().to_string();
+    let line = root.lines().next().unwrap_or("").trim();
+    line.chars().take(200).collect()
+}
+
 /// A failure of the host or guest machinery (trap, deadline), as opposed to
 /// a connector error the guest returned.
 #[derive(Debug)]
@@ -348,17 +369,24 @@ pub struct ConnectorInstance {
     bindings: TwitterConnector,
     allow: Allowlist,
     timeout_cap: Arc<RwLock<Duration>>,
+    /// Shared with the outbound hooks: the current call's HTTP deadline.
+    call_deadline: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
     policy: Option<Vec<String>>,
     /// After a trap the instance is not used again.
     poisoned: bool,
 }
 
 impl ConnectorInstance {
-    /// The backstop deadline of one call: generous against the connection
-    /// timeout (a call may refresh, then replay, each bounded by it).
+    /// The connection's timeout bounds a whole call's HTTP, refresh and
+    /// replay included, within this margin.
+    const CALL_MARGIN: Duration = Duration::from_millis(500);
+
+    /// The epoch backstop of one call, behind the HTTP deadline: the guest
+    /// also waits for another holder's refresh (bounded by the timeout too)
+    /// and for the token store.
     fn call_budget(&self) -> Duration {
         let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
-        (t * 4 + Duration::from_secs(5)).min(MAX_TIMEOUT * 2)
+        (t * 2 + Duration::from_secs(5)).min(MAX_TIMEOUT * 2)
     }
 
     fn before_call(&mut self) -> Result<(), CallError> {
@@ -369,6 +397,9 @@ impl ConnectorInstance {
         }
         let budget = self.call_budget();
         arm_deadline(&mut self.store, budget);
+        let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
+        *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(tokio::time::Instant::now() + t + Self::CALL_MARGIN);
         Ok(())
     }
 
@@ -378,7 +409,8 @@ impl ConnectorInstance {
             Ok(Err(e)) => Err(CallError::Connector(Box::new(e))),
             Err(trap) => {
                 self.poisoned = true;
-                Err(CallError::Trap(format!("{trap}")))
+                tracing::debug!(target: "integrator::runtime", "the connector instance failed: {trap:?}");
+                Err(CallError::Trap(trap_cause(&trap)))
             }
         }
     }
@@ -521,5 +553,40 @@ impl ConnectorInstance {
             .call_invoke(&mut self.store, operation, parameters)
             .await;
         self.after(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(module (func (export "f") unreachable))`, as bytes (no `wat` feature).
+    const UNREACHABLE: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+        0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type: func () -> ()
+        0x03, 0x02, 0x01, 0x00, // function 0 has type 0
+        0x07, 0x05, 0x01, 0x01, b'f', 0x00, 0x00, // export "f"
+        0x0a, 0x05, 0x01, 0x03, 0x00, 0x00, 0x0b, // body: unreachable, end
+    ];
+
+    #[test]
+    fn a_trap_answers_with_its_cause_not_a_backtrace() {
+        let engine = Engine::default();
+        let module = wasmtime::Module::new(&engine, UNREACHABLE).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
+        let f = instance.get_typed_func::<(), ()>(&mut store, "f").unwrap();
+        let err = f.call(&mut store, ()).unwrap_err();
+        let full = format!("{err:?}");
+        assert!(
+            full.contains("backtrace"),
+            "the raw error carries one: {full}"
+        );
+        let cause = trap_cause(&err);
+        assert!(cause.contains("unreachable"), "{cause}");
+        assert!(
+            !cause.contains("backtrace") && !cause.contains('\n'),
+            "{cause}"
+        );
     }
 }

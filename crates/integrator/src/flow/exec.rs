@@ -6,9 +6,11 @@ use serde_json::{json, Map, Value};
 use super::connections::{Connections, Sandbox, Slot};
 use super::expr::{self, Template};
 pub use super::fault::Fault;
-use super::fault::{connection_fault, connector_fault, flow_fault, rate_limits_json, set_error};
+use super::fault::{
+    connection_fault, connector_fault, flow_fault, malformed_fault, rate_limits_json, set_error,
+};
 pub use super::message::{Message, Redactor};
-use super::message::{MsgScope, MAX_SEQUENCE_DEPTH};
+use super::message::{MsgScope, MAX_SEQUENCE_DEPTH, MAX_STEPS};
 use super::parse::{Condition, Mediator, Pos, Project, Sequence, VarType};
 use crate::descriptor::Descriptor;
 use crate::instance_pool::Pooled;
@@ -118,6 +120,13 @@ impl Integrator {
     }
 
     async fn mediate(&self, m: &Mediator, msg: &mut Message) -> Result<Flow, Fault> {
+        msg.steps += 1;
+        if msg.steps > MAX_STEPS {
+            return Err(flow_fault(
+                m.pos(),
+                format!("the flow ran more than {MAX_STEPS} mediators for one message: runaway <sequence key> calls?"),
+            ));
+        }
         match m {
             Mediator::Init { pos, params } => {
                 let (name, values) = self.init_values(params, msg, pos, None)?;
@@ -167,8 +176,19 @@ impl Integrator {
                 let result = slot.instance.invoke(operation, &values).await;
                 match result {
                     Ok(meta) => {
-                        let body: Value = serde_json::from_str(&meta.body)
-                            .unwrap_or(Value::String(meta.body.clone()));
+                        let body: Value = if meta.body.trim().is_empty() {
+                            Value::Null
+                        } else {
+                            // Too deep for serde_json, or a number like 1e999999:
+                            // X's answer cannot be read, and the flow must not
+                            // get it as a string instead.
+                            serde_json::from_str(&meta.body).map_err(|e| {
+                                malformed_fault(
+                                    pos,
+                                    format!("X answered HTTP {} with a body that is not usable JSON ({e})", meta.status),
+                                )
+                            })?
+                        };
                         let headers: Map<String, Value> = meta
                             .headers
                             .iter()
@@ -338,7 +358,17 @@ impl Integrator {
         if !values.iter().any(|(k, _)| k == "connectionName") {
             values.push(("connectionName".into(), name.clone()));
         }
+        self.redact_client_credentials(&values);
         Ok((name, values))
+    }
+
+    /// The Basic header a token request carries the client credentials in
+    /// is as secret as the secret itself.
+    fn redact_client_credentials(&self, values: &[(String, String)]) {
+        let get = |n: &str| values.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        if let (Some(id), Some(secret)) = (get("clientId"), get("clientSecret")) {
+            self.redactor.add_client_credentials(id, secret);
+        }
     }
 
     /// Configures connection `name` with `values` (pointing it at the
@@ -356,6 +386,7 @@ impl Integrator {
                     self.redactor.add(v);
                 }
             }
+            self.redact_client_credentials(&values);
         }
         self.connections
             .configure(&self.runtime, &self.loaded, name, values)

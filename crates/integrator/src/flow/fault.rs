@@ -47,6 +47,18 @@ pub(super) fn flow_fault(pos: &Pos, message: impl Into<String>) -> Fault {
     }
 }
 
+/// X's answer could not be read (the connector error of that name).
+pub(super) fn malformed_fault(pos: &Pos, message: String) -> Fault {
+    Fault {
+        kind: "malformed-response".into(),
+        detail: format!("malformed-response: {message}"),
+        json: Box::new(json!({"kind": "malformed-response", "message": message})),
+        message,
+        http_status: None,
+        pos: Box::new(pos.clone()),
+    }
+}
+
 /// The rate-limit state as flows read it (`window`, `userDay`, `appDay`),
 /// in operation results and in `${vars.error}` alike.
 pub(super) fn rate_limits_json(l: &crate::bindings::wso2::twitter::types::RateLimits) -> Value {

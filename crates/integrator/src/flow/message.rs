@@ -1,37 +1,11 @@
 //! The message travelling through a flow, its redactor, and the scope
 //! expressions read it through.
 
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
-
 use serde_json::{json, Map, Value};
 
 use super::expr::{self, Scope};
 
-/// Values never printed: tokens and secrets the flows handled, and every
-/// token that passed through the token store. Clones share one set.
-#[derive(Default, Clone)]
-pub struct Redactor(Arc<RwLock<HashSet<String>>>);
-
-impl Redactor {
-    pub fn add(&self, secret: &str) {
-        // Very short values would redact ordinary words; real secrets are long.
-        if secret.len() >= 6 {
-            self.0
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(secret.to_string());
-        }
-    }
-
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in self.0.read().unwrap_or_else(|p| p.into_inner()).iter() {
-            out = out.replace(s.as_str(), "********");
-        }
-        out
-    }
-}
+pub use super::redact::Redactor;
 
 /// The message travelling through a flow.
 #[derive(Debug, Clone, Default)]
@@ -47,9 +21,16 @@ pub struct Message {
     pub response_headers: Vec<(String, String)>,
     /// How deep `<sequence key>` calls are nested (recursion guard).
     pub depth: u32,
+    /// Mediators run for this message so far (see [`MAX_STEPS`]).
+    pub steps: u32,
 }
 
 /// Deeper `<sequence key>` nesting is taken for runaway recursion.
+/// Mediators one message may run: `<sequence key>` calls can fan out
+/// (each sequence calling the next twice is 2^depth steps), so a budget
+/// stops a runaway flow instead of letting it spin.
+pub const MAX_STEPS: u32 = 100_000;
+
 pub(super) const MAX_SEQUENCE_DEPTH: u32 = 64;
 
 impl Message {

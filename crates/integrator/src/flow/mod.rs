@@ -4,8 +4,10 @@ pub mod connections;
 pub mod exec;
 pub mod expr;
 mod fault;
+pub mod listener;
 mod message;
 pub mod parse;
+mod redact;
 pub mod server;
 
 use std::path::Path;

@@ -7,20 +7,18 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::exec::{Fault, Integrator, Message};
+use super::listener::{self, AcceptBackoff, ServerLimits, Verdict};
 use super::parse::Resource;
-
-/// Request bodies above this are refused with 413.
-const MAX_REQUEST_BODY: usize = 1 << 20;
 
 /// Matches `path` against a uri-template like `/tweets/{id}`; `/*` matches any rest.
 fn match_template(template: &str, path: &str) -> Option<Map<String, Value>> {
@@ -62,19 +60,106 @@ fn query_params(q: Option<&str>) -> Map<String, Value> {
         .collect()
 }
 
-fn json_response(
+fn error_body(kind: &str, message: &str) -> Value {
+    json!({"error": {"kind": kind, "message": message}})
+}
+
+/// An answer: JSON body with every known secret redacted, the flow's
+/// headers (a header HTTP cannot carry, e.g. one with CR/LF from upstream
+/// data, turns the answer into a 502 naming it, not a silent empty 200).
+fn answer(
+    integrator: &Integrator,
     status: u16,
     body: &Value,
     headers: &[(String, String)],
 ) -> hyper::Response<Full<Bytes>> {
-    let mut b = hyper::Response::builder()
-        .status(status)
-        .header("content-type", "application/json");
+    let mut resp = hyper::Response::new(Full::new(Bytes::new()));
+    let mut status = status;
+    let mut body_text = body.to_string();
     for (k, v) in headers {
-        b = b.header(k.as_str(), v.as_str());
+        match (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
+            (Ok(name), Ok(value)) => {
+                resp.headers_mut().append(name, value);
+            }
+            _ => {
+                resp.headers_mut().clear();
+                status = 502;
+                body_text = error_body(
+                    "invalid-response",
+                    &format!("the flow set a response header `{k}` that HTTP cannot carry (control characters or an invalid name)"),
+                )
+                .to_string();
+                break;
+            }
+        }
     }
-    b.body(Full::new(Bytes::from(body.to_string())))
-        .unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::from_static(b"{}"))))
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    *resp.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    *resp.body_mut() = Full::new(Bytes::from(integrator.redactor.redact(&body_text)));
+    resp
+}
+
+/// A plain error answer.
+fn refuse(
+    integrator: &Integrator,
+    status: u16,
+    kind: &str,
+    message: &str,
+    close: bool,
+) -> hyper::Response<Full<Bytes>> {
+    let mut r = answer(integrator, status, &error_body(kind, message), &[]);
+    if close {
+        r.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    r
+}
+
+enum BodyError {
+    TooLarge,
+    Malformed,
+    Busy,
+}
+
+/// Reads a request body within the per-request limit, holding its bytes
+/// against the server-wide budget until the request is done.
+async fn read_body(
+    body: Incoming,
+    limits: &ServerLimits,
+    budget: &Arc<Semaphore>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), BodyError> {
+    let mut body = body;
+    let mut buf = BytesMut::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Malformed)?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        if buf.len() + data.len() > limits.max_request_body {
+            return Err(BodyError::TooLarge);
+        }
+        let n = u32::try_from(data.len()).map_err(|_| BodyError::TooLarge)?;
+        let permit = budget
+            .clone()
+            .try_acquire_many_owned(n)
+            .map_err(|_| BodyError::Busy)?;
+        match &mut held {
+            Some(h) => h.merge(permit),
+            None => held = Some(permit),
+        }
+        buf.extend_from_slice(data);
+    }
+    Ok((buf.freeze(), held))
 }
 
 /// The HTTP status an uncaught fault answers with.
@@ -117,6 +202,8 @@ fn find<'a>(
 
 async fn handle(
     integrator: Arc<Integrator>,
+    limits: &ServerLimits,
+    budget: &Arc<Semaphore>,
     req: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
@@ -124,23 +211,63 @@ async fn handle(
     let (resource, path_params) = match find(&integrator, parts.method.as_str(), &path) {
         Ok(found) => found,
         Err(status) => {
-            return json_response(
+            return refuse(
+                &integrator,
                 status,
-                &json!({"error": {"kind": "no-resource", "message": format!("no resource for {} {path}", parts.method)}}),
-                &[],
+                "no-resource",
+                &format!("no resource for {} {path}", parts.method),
+                false,
             )
         }
     };
-    let bytes = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return json_response(
-                413,
-                &json!({"error": {"kind": "too-large", "message": "request body over 1 MiB"}}),
-                &[],
-            )
-        }
-    };
+    let max = limits.max_request_body;
+    let too_large = format!("the request body is over {} KiB (its limit)", max / 1024);
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return refuse(&integrator, 413, "too-large", &too_large, true);
+    }
+    let (bytes, _held) =
+        match tokio::time::timeout(limits.body_timeout, read_body(body, limits, budget)).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(BodyError::TooLarge)) => {
+                return refuse(&integrator, 413, "too-large", &too_large, true)
+            }
+            Ok(Err(BodyError::Malformed)) => return refuse(
+                &integrator,
+                400,
+                "bad-request",
+                "the request body is malformed (a bad chunk, or the connection ended inside it)",
+                true,
+            ),
+            Ok(Err(BodyError::Busy)) => {
+                let mut r = refuse(
+                    &integrator,
+                    503,
+                    "busy",
+                    "the server holds as many request bytes as it may at once: try again shortly",
+                    true,
+                );
+                r.headers_mut()
+                    .insert("retry-after", http::HeaderValue::from_static("1"));
+                return r;
+            }
+            Err(_) => {
+                return refuse(
+                    &integrator,
+                    408,
+                    "request-timeout",
+                    &format!(
+                        "the request body did not arrive within {} s",
+                        limits.body_timeout.as_secs_f64()
+                    ),
+                    true,
+                )
+            }
+        };
     let payload = if bytes.is_empty() {
         Value::Null
     } else {
@@ -175,17 +302,31 @@ async fn handle(
         )
         .await
     {
-        Ok(()) => json_response(
-            msg.status().unwrap_or(200),
-            &msg.payload,
-            &msg.response_headers,
-        ),
+        Ok(()) => match msg.status() {
+            Some(s) if !(200..=599).contains(&s) => refuse(
+                &integrator,
+                502,
+                "invalid-response",
+                &format!(
+                    "the flow set HTTP_SC to {s}, which is not a final HTTP status (200 to 599)"
+                ),
+                false,
+            ),
+            status => answer(
+                &integrator,
+                status.unwrap_or(200),
+                &msg.payload,
+                &msg.response_headers,
+            ),
+        },
         Err(fault) => {
             eprintln!("{}", integrator.redactor.redact(&fault.to_string()));
-            json_response(
+            refuse(
+                &integrator,
                 fault_status(&fault),
-                &json!({"error": {"kind": fault.kind, "message": fault.message}}),
-                &[],
+                &fault.kind,
+                &fault.message,
+                false,
             )
         }
     }
@@ -195,29 +336,52 @@ async fn handle(
 pub async fn serve(
     integrator: Arc<Integrator>,
     listener: TcpListener,
+    limits: ServerLimits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let slots = listener::connection_slots(&limits);
+    let budget = Arc::new(Semaphore::new(limits.max_buffered_bytes));
+    let limits = Arc::new(limits);
+    let mut backoff = AcceptBackoff::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(target: "integrator::serve", "accept failed: {e}");
-                        continue;
-                    }
+            stream = listener::accept(&listener, &mut backoff) => {
+                let _ = stream.set_nodelay(true);
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    listener::refuse_busy(stream, limits.max_connections);
+                    continue;
                 };
-                let integrator = integrator.clone();
+                let (io, activity) = listener::watch(stream);
+                let (integrator, seen, limits2, budget) =
+                    (integrator.clone(), activity.clone(), limits.clone(), budget.clone());
                 let service = service_fn(move |req| {
-                    let integrator = integrator.clone();
-                    async move { Ok::<_, Infallible>(handle(integrator, req).await) }
+                    let (integrator, seen, limits, budget) =
+                        (integrator.clone(), seen.clone(), limits2.clone(), budget.clone());
+                    async move {
+                        seen.request_started();
+                        let r = handle(integrator, &limits, &budget, req).await;
+                        seen.request_done();
+                        Ok::<_, Infallible>(r)
+                    }
                 });
-                let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .max_buf_size(64 * 1024)
+                    .serve_connection(io, service);
                 let watched = graceful.watch(conn);
+                let limits = (*limits).clone();
                 tokio::spawn(async move {
-                    let _ = watched.await;
+                    let _slot = slot;
+                    tokio::select! {
+                        _ = watched => {}
+                        verdict = listener::watchdog(activity, limits) => {
+                            // Dropping the connection closes it.
+                            if let Verdict::SlowHead = verdict {
+                                tracing::debug!(target: "integrator::serve", "closed a connection whose request head was too slow");
+                            }
+                        }
+                    }
                 });
             }
             _ = &mut shutdown => break,

@@ -132,7 +132,11 @@ impl Served {
         for (k, v) in env {
             c.env(k, v);
         }
-        let mut child = c.spawn().unwrap();
+        Self::from_child(c.spawn().unwrap())
+    }
+
+    /// A `serve` child spawned by the caller (stderr piped), once it listens.
+    pub fn from_child(mut child: std::process::Child) -> Served {
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let log = Arc::new(Mutex::new(Vec::new()));
         let addr = loop {
@@ -237,4 +241,113 @@ pub fn request_to(
         headers,
         serde_json::from_str(body).unwrap_or(Value::Null),
     ))
+}
+
+/// A request as a hostile upstream saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub head: String,
+    pub body: String,
+}
+
+/// A raw HTTP/1.1 upstream on loopback that answers each request with
+/// whatever `answer` writes (status line, headers and body, as bytes, or a
+/// body dripped slowly), one connection per request. For tests of what the
+/// runtime does with a hostile or broken X.
+pub struct Hostile {
+    pub addr: String,
+}
+
+pub enum Reply {
+    /// Raw bytes, written at once.
+    Raw(Vec<u8>),
+    /// A head, then the body one byte per interval.
+    Drip(String, Vec<u8>, Duration),
+}
+
+impl Hostile {
+    pub fn start(answer: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Hostile {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let answer = Arc::new(answer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let answer = answer.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    loop {
+                        let Some(seen) = read_request(&mut stream) else {
+                            return;
+                        };
+                        match answer(&seen) {
+                            Reply::Raw(bytes) => {
+                                if stream.write_all(&bytes).is_err() {
+                                    return;
+                                }
+                            }
+                            Reply::Drip(head, body, every) => {
+                                if stream.write_all(head.as_bytes()).is_err() {
+                                    return;
+                                }
+                                for b in body {
+                                    std::thread::sleep(every);
+                                    if stream.write_all(&[b]).is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Hostile { addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A JSON answer with a content length.
+pub fn json_reply(status: u16, body: &str) -> Reply {
+    Reply::Raw(
+        format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<Seen> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).ok()?;
+    let mut first = head.lines().next().unwrap_or("").split(' ');
+    Some(Seen {
+        method: first.next().unwrap_or("").to_string(),
+        path: first.next().unwrap_or("").to_string(),
+        head,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }

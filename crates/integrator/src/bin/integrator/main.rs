@@ -52,6 +52,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8290")]
         listen: SocketAddr,
         #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
         common: Common,
     },
     /// Check flow file(s) against the connector without running anything.
@@ -75,6 +77,60 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+/// `serve`'s limits toward its clients.
+#[derive(Args)]
+struct LimitArgs {
+    /// Seconds a request's head may take to arrive, from its first byte
+    /// (the connection is closed after).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    header_timeout: f64,
+    /// Seconds a request's body may take to arrive (408 after).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    body_timeout: f64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    idle_timeout: f64,
+    /// Client connections open at once (503 beyond).
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+    /// KiB of one request body (413 beyond).
+    #[arg(long, default_value_t = 1024, value_name = "KIB")]
+    max_request_body: usize,
+    /// MiB of request bodies held in memory at once, all requests together (503 beyond).
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    max_buffered: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Result<integrator::flow::listener::ServerLimits, Setup> {
+        let secs = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 && v <= 3600.0 {
+                Ok(std::time::Duration::from_secs_f64(v))
+            } else {
+                Err(Setup(anyhow::anyhow!(
+                    "--{name} must be more than 0 and at most 3600 seconds"
+                )))
+            }
+        };
+        if self.max_connections == 0 || self.max_request_body == 0 || self.max_buffered == 0 {
+            return Err(Setup(anyhow::anyhow!(
+                "--max-connections, --max-request-body and --max-buffered must be at least 1"
+            )));
+        }
+        Ok(integrator::flow::listener::ServerLimits {
+            header_timeout: secs("header-timeout", self.header_timeout)?,
+            body_timeout: secs("body-timeout", self.body_timeout)?,
+            idle_timeout: secs("idle-timeout", self.idle_timeout)?,
+            max_connections: self.max_connections,
+            max_request_body: self.max_request_body.saturating_mul(1024),
+            max_buffered_bytes: self
+                .max_buffered
+                .saturating_mul(1 << 20)
+                .min(u32::MAX as usize),
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -275,8 +331,13 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Serve {
             flows,
             listen,
+            limits,
             common,
         } => {
+            let limits = match limits.limits() {
+                Ok(l) => l,
+                Err(e) => return setup_failed(e),
+            };
             let integrator = match prepare(&common, &flows).await {
                 Ok(i) => Arc::new(i),
                 Err(e) => return setup_failed(e),
@@ -297,7 +358,7 @@ async fn run(cli: Cli) -> ExitCode {
                 eprintln!("serving {route}");
             }
             eprintln!("integrator: listening on http://{addr}");
-            match flow::server::serve(integrator, listener, shutdown_signal()).await {
+            match flow::server::serve(integrator, listener, limits, shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -139,6 +139,12 @@ pub struct Connector<H, S, C> {
     tokens: TokenSource<S, C>,
 }
 
+/// The partial errors X reported beside the data.
+fn with_errors(mut meta: ResponseMeta, v: &Value) -> ResponseMeta {
+    meta.errors = response::items(v);
+    meta
+}
+
 fn str_at(v: &Value, ptr: &str) -> Option<String> {
     v.pointer(ptr).and_then(Value::as_str).map(str::to_string)
 }
@@ -164,6 +170,9 @@ fn read_me_fast(body: &[u8]) -> Option<(User, Option<String>)> {
         data: &'a RawValue,
         #[serde(borrow, default)]
         includes: Option<&'a RawValue>,
+        /// Partial errors: rare, left to the reference reader.
+        #[serde(borrow, default)]
+        errors: Option<&'a RawValue>,
     }
     #[derive(Deserialize)]
     struct Fields<'a> {
@@ -175,6 +184,9 @@ fn read_me_fast(body: &[u8]) -> Option<(User, Option<String>)> {
         username: Cow<'a, str>,
     }
     let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    if envelope.errors.is_some() {
+        return None;
+    }
     let data = envelope.data.get();
     if !data.starts_with('{') {
         return None;
@@ -192,8 +204,12 @@ fn read_me_fast(body: &[u8]) -> Option<(User, Option<String>)> {
 }
 
 /// getMe's answer through a `Value`, with an error naming what is missing.
+#[cfg(test)]
 fn read_me(resp: &Response) -> Result<(User, Option<String>), ConnectorError> {
-    let v = response::json_object(resp)?;
+    read_me_value(&response::json_object(resp)?)
+}
+
+fn read_me_value(v: &Value) -> Result<(User, Option<String>), ConnectorError> {
     let data = v
         .get("data")
         .filter(|d| d.is_object())
@@ -284,6 +300,9 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         req.validate()?;
         let resp = self.call(Method::POST, "/2/tweets", Some(&req.to_json()))?;
         let v = response::json_object(&resp)?;
+        if let Some(e) = response::partial_failure(resp.status().as_u16(), &v) {
+            return Err(e);
+        }
         let edits = v
             .pointer("/data/edit_history_tweet_ids")
             .or_else(|| v.pointer("/data/edit_history_post_ids"))
@@ -299,7 +318,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             id: required_str(&v, "/data/id")?,
             text: str_at(&v, "/data/text").unwrap_or_default(),
             edit_history_tweet_ids: edits,
-            meta: response::meta(&resp),
+            meta: with_errors(response::meta(&resp), &v),
         })
     }
 
@@ -307,6 +326,9 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         validate::id("id", id)?;
         let resp = self.call(Method::DELETE, &format!("/2/tweets/{id}"), None)?;
         let v = response::json_object(&resp)?;
+        if let Some(e) = response::partial_failure(resp.status().as_u16(), &v) {
+            return Err(e);
+        }
         let deleted = v
             .pointer("/data/deleted")
             .and_then(Value::as_bool)
@@ -317,7 +339,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             })?;
         Ok(DeleteTweetResult {
             deleted,
-            meta: response::meta(&resp),
+            meta: with_errors(response::meta(&resp), &v),
         })
     }
 
@@ -342,14 +364,22 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             format!("/2/users/me?{}", query.join("&"))
         };
         let resp = self.call(Method::GET, &path, None)?;
+        let mut meta = response::meta(&resp);
         let (user, includes) = match read_me_fast(resp.body()) {
             Some(fast) => fast,
-            None => read_me(&resp)?,
+            None => {
+                let v = response::json_object(&resp)?;
+                if let Some(e) = response::partial_failure(meta.status, &v) {
+                    return Err(e);
+                }
+                meta.errors = response::items(&v);
+                read_me_value(&v)?
+            }
         };
         Ok(GetMeResult {
             user,
             includes,
-            meta: response::meta(&resp),
+            meta,
         })
     }
 }

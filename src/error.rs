@@ -17,12 +17,33 @@ pub struct RateLimits {
     pub user_day: Option<RateLimitWindow>,
     /// `x-app-limit-24hour-*`.
     pub app_day: Option<RateLimitWindow>,
+    /// When a call can succeed again (see [`RateLimits::retry_after_of`]).
+    pub retry_after: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl RateLimits {
+    /// The reset of the exhausted window (remaining 0), the latest one when
+    /// several are. A 429 from the free tier's 24-hour cap leaves the
+    /// 15-minute window with calls to spare: its reset would be a lie.
+    pub fn retry_after_of(&self) -> Option<u64> {
+        [&self.window, &self.user_day, &self.app_day]
+            .into_iter()
+            .flatten()
+            .filter(|w| w.remaining == Some(0))
+            .filter_map(|w| w.reset)
+            .max()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProblemItem {
     pub message: String,
     pub parameters: Option<String>,
+    /// A plain `{code, message}` error's code.
+    pub code: Option<i32>,
+    pub problem_type: Option<String>,
+    pub parameter: Option<String>,
+    pub value: Option<String>,
 }
 
 /// An RFC 7807 problem, or X's older `{"errors":[...]}` shape, from an error response.
@@ -36,16 +57,28 @@ pub struct Problem {
     pub title: Option<String>,
     pub detail: Option<String>,
     pub errors: Vec<ProblemItem>,
+    /// X's `reason` (`client-not-enrolled`).
+    pub reason: Option<String>,
+    pub required_enrollment: Option<String>,
+    pub registration_url: Option<String>,
 }
 
 impl Problem {
     /// The most telling human text of the problem.
     pub fn message(&self) -> String {
-        self.detail
+        let text = self
+            .detail
             .clone()
             .or_else(|| self.errors.first().map(|e| e.message.clone()))
             .or_else(|| self.title.clone())
-            .unwrap_or_else(|| format!("HTTP {}", self.status))
+            .unwrap_or_else(|| format!("HTTP {}", self.status));
+        match (&self.required_enrollment, &self.registration_url) {
+            (Some(need), Some(url)) => {
+                format!("{text} (the app needs {need}: enroll it at {url})")
+            }
+            (Some(need), None) => format!("{text} (the app needs {need})"),
+            _ => text,
+        }
     }
 }
 
@@ -170,17 +203,10 @@ impl fmt::Display for ConnectorError {
             ConnectorError::Unauthorized(p) => write!(f, "unauthorized (401): {}", p.message()),
             ConnectorError::Forbidden(p) => write!(f, "forbidden ({}): {}", p.kind, p.message()),
             ConnectorError::NotFound(p) => write!(f, "not found: {}", p.message()),
-            ConnectorError::RateLimited { limits, .. } => {
-                let reset = limits
-                    .window
-                    .as_ref()
-                    .and_then(|w| w.reset)
-                    .or_else(|| limits.user_day.as_ref().and_then(|w| w.reset));
-                match reset {
-                    Some(r) => write!(f, "rate limited until {r} (unix seconds)"),
-                    None => f.write_str("rate limited"),
-                }
-            }
+            ConnectorError::RateLimited { limits, .. } => match limits.retry_after {
+                Some(r) => write!(f, "rate limited until {r} (unix seconds)"),
+                None => f.write_str("rate limited"),
+            },
             ConnectorError::Api(p) => write!(f, "X API error {}: {}", p.status, p.message()),
             ConnectorError::Transport(t) => write!(f, "transport error: {t}"),
             ConnectorError::RefreshFailed {

@@ -13,6 +13,8 @@ pub struct ResponseMeta {
     pub rate_limits: RateLimits,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// Problems beside the data (a partial success).
+    pub errors: Vec<ProblemItem>,
 }
 
 /// Headers passed on to flows: nothing that could carry a credential.
@@ -69,6 +71,7 @@ pub fn rate_limits(h: &HeaderMap) -> RateLimits {
     for (k, v) in h {
         note_rate_limit(&mut l, k.as_str(), v);
     }
+    l.retry_after = l.retry_after_of();
     l
 }
 
@@ -87,11 +90,13 @@ pub fn meta(resp: &Response) -> ResponseMeta {
             }
         }
     }
+    rate_limits.retry_after = rate_limits.retry_after_of();
     ResponseMeta {
         status: resp.status().as_u16(),
         rate_limits,
         headers,
         body: String::from_utf8_lossy(resp.body()).into_owned(),
+        errors: Vec::new(),
     }
 }
 
@@ -132,6 +137,67 @@ fn str_field(v: &Value, k: &str) -> Option<String> {
     v.get(k).and_then(Value::as_str).map(str::to_string)
 }
 
+fn item(e: &Value) -> ProblemItem {
+    ProblemItem {
+        message: str_field(e, "message")
+            .or_else(|| str_field(e, "detail"))
+            .or_else(|| str_field(e, "title"))
+            .unwrap_or_default(),
+        parameters: e.get("parameters").map(Value::to_string),
+        code: e
+            .get("code")
+            .and_then(Value::as_i64)
+            .and_then(|c| i32::try_from(c).ok()),
+        problem_type: str_field(e, "type"),
+        parameter: str_field(e, "parameter"),
+        value: e.get("value").map(|v| match v.as_str() {
+            Some(s) => s.to_string(),
+            None => v.to_string(),
+        }),
+    }
+}
+
+/// The `errors` array of a body, as items.
+pub fn items(v: &Value) -> Vec<ProblemItem> {
+    v.get("errors")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().map(item).collect())
+        .unwrap_or_default()
+}
+
+/// A 2xx answer with `errors` and no `data` (the spec allows it for create,
+/// delete and getMe): the typed error its first problem says.
+pub fn partial_failure(status: u16, v: &Value) -> Option<ConnectorError> {
+    if v.get("data").is_some_and(|d| !d.is_null()) {
+        return None;
+    }
+    let errors = items(v);
+    let first = errors.first()?.clone();
+    let kind = problem_kind(first.problem_type.as_deref(), Some(&first.message));
+    let p = Problem {
+        status,
+        problem_type: first.problem_type.clone(),
+        title: v
+            .pointer("/errors/0/title")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        detail: Some(first.message.clone()),
+        errors,
+        kind: kind.clone(),
+        ..Problem::default()
+    };
+    Some(match kind.as_str() {
+        "resource-not-found" => ConnectorError::NotFound(p),
+        "not-authorized-for-resource"
+        | "not-authorized-for-field"
+        | "field-unauthorized"
+        | "disallowed-resource"
+        | "client-forbidden"
+        | "duplicate-content" => ConnectorError::Forbidden(p),
+        _ => ConnectorError::Api(p),
+    })
+}
+
 /// Reads a problem from any error body; never fails.
 pub fn problem(status: u16, body: &[u8]) -> Problem {
     let parsed: Option<Value> = serde_json::from_slice(body).ok().filter(Value::is_object);
@@ -144,33 +210,33 @@ pub fn problem(status: u16, body: &[u8]) -> Problem {
             ..Problem::default()
         };
     };
-    let errors = v
-        .get("errors")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|e| ProblemItem {
-                    message: str_field(e, "message")
-                        .or_else(|| str_field(e, "detail"))
-                        .or_else(|| str_field(e, "title"))
-                        .unwrap_or_default(),
-                    parameters: e.get("parameters").map(Value::to_string),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut errors = items(&v);
+    // The spec's plain `Error` ({code, message}), and an invalid-request
+    // problem's own `parameter` / `value`, become items too.
+    if v.get("code").is_some() || v.get("parameter").is_some() {
+        errors.insert(0, item(&v));
+    }
     let problem_type = str_field(&v, "type");
     // OAuth-style bodies (`error`, `error_description`) show up on auth failures.
-    let detail = str_field(&v, "detail").or_else(|| str_field(&v, "error_description"));
+    let detail = str_field(&v, "detail")
+        .or_else(|| str_field(&v, "error_description"))
+        .or_else(|| str_field(&v, "message"));
     let title = str_field(&v, "title").or_else(|| str_field(&v, "error"));
+    let reason = str_field(&v, "reason");
     Problem {
         status,
-        kind: problem_kind(problem_type.as_deref(), detail.as_deref()),
+        // X says why in `reason` (the tier error's type is the generic
+        // `client-forbidden`); it is the kind flows branch on.
+        kind: reason
+            .clone()
+            .unwrap_or_else(|| problem_kind(problem_type.as_deref(), detail.as_deref())),
         problem_type,
         title,
         detail,
         errors,
+        reason,
+        required_enrollment: str_field(&v, "required_enrollment"),
+        registration_url: str_field(&v, "registration_url"),
     }
 }
 

@@ -225,7 +225,18 @@ impl CreateTweet {
         Ok(())
     }
 
+    /// The request body. `text` is always sent, `""` for a media-only post:
+    /// the spec defaults it to the empty string "so it is always sent: the
+    /// backend's `tweet_text` variable is non-null and rejects an absent
+    /// value" (CreatePostsRequest, v2.167).
     pub fn to_json(&self) -> Vec<u8> {
+        if self.text.is_none() {
+            let with_text = CreateTweet {
+                text: Some(String::new()),
+                ..self.clone()
+            };
+            return serde_json::to_vec(&with_text).unwrap_or_default();
+        }
         // Serializing plain structs of strings, numbers and JSON values cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
@@ -323,6 +334,21 @@ mod tests {
         t.card_uri = Some("card://1".into());
         t.direct_message_deep_link = Some("https://x.com/messages/compose".into());
         assert_eq!(param_of(t.validate()), "card_uri");
+    }
+
+    #[test]
+    fn a_media_only_post_sends_empty_text() {
+        let t = CreateTweet {
+            media: Some(Media {
+                media_ids: vec!["1".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(t.validate().is_ok());
+        let v: Value = serde_json::from_slice(&t.to_json()).unwrap();
+        assert_eq!(v["text"], "");
+        assert_eq!(v["media"]["media_ids"][0], "1");
     }
 
     #[test]

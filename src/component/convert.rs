@@ -19,7 +19,22 @@ fn limits(l: crate::error::RateLimits) -> wt::RateLimits {
         window: l.window.map(window),
         user_day: l.user_day.map(window),
         app_day: l.app_day.map(window),
+        retry_after: l.retry_after,
     }
+}
+
+fn items(items: Vec<crate::error::ProblemItem>) -> Vec<wt::ProblemItem> {
+    items
+        .into_iter()
+        .map(|e| wt::ProblemItem {
+            message: e.message,
+            parameters: e.parameters,
+            code: e.code,
+            problem_type: e.problem_type,
+            parameter: e.parameter,
+            value: e.value,
+        })
+        .collect()
 }
 
 pub(super) fn meta(m: ResponseMeta) -> wt::ResponseMeta {
@@ -28,6 +43,7 @@ pub(super) fn meta(m: ResponseMeta) -> wt::ResponseMeta {
         rate_limits: limits(m.rate_limits),
         headers: m.headers,
         body: m.body,
+        errors: items(m.errors),
     }
 }
 
@@ -38,14 +54,10 @@ fn problem(p: crate::error::Problem) -> wt::ApiProblem {
         kind: p.kind,
         title: p.title,
         detail: p.detail,
-        errors: p
-            .errors
-            .into_iter()
-            .map(|e| wt::ProblemItem {
-                message: e.message,
-                parameters: e.parameters,
-            })
-            .collect(),
+        errors: items(p.errors),
+        reason: p.reason,
+        required_enrollment: p.required_enrollment,
+        registration_url: p.registration_url,
     }
 }
 

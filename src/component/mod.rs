@@ -238,6 +238,7 @@ impl wit::Guest for Component {
                 rate_limits: Default::default(),
                 headers: Vec::new(),
                 body: serde_json::json!({ "connectionName": name, "apiUrl": url }).to_string(),
+                errors: Vec::new(),
             }),
             Operation::CreateTweet(r) => create_tweet(&r).map(|r| r.meta),
             Operation::DeleteTweet(id) => delete_tweet(&id).map(|r| r.meta),

@@ -49,16 +49,45 @@ pub enum Grant {
     Code,
 }
 
+/// What the token endpoint answered, kept for errors the `oauth2` crate
+/// cannot type (a 429, a non-JSON error page). Only read for failures: a
+/// successful answer holds tokens.
+#[derive(Default)]
+struct Answered {
+    status: Cell<Option<u16>>,
+    failure: std::cell::RefCell<Option<oauth2::HttpResponse>>,
+}
+
 fn send_with<'a>(
     http: &'a impl HttpClient,
     timeout: std::time::Duration,
-    status: &'a Cell<Option<u16>>,
+    answered: &'a Answered,
 ) -> impl Fn(oauth2::HttpRequest) -> Result<oauth2::HttpResponse, TransportError> + 'a {
     move |req| {
         let resp = http.send(req, timeout)?;
-        status.set(Some(resp.status().as_u16()));
+        answered.status.set(Some(resp.status().as_u16()));
+        if !resp.status().is_success() {
+            *answered.failure.borrow_mut() = Some(resp.clone());
+        }
         Ok(resp)
     }
+}
+
+/// A refusal that is no OAuth error: a 429 (with its windows), or any
+/// other status with whatever body came (empty, HTML), status kept.
+fn untyped_failure(answered: &Answered) -> Option<ConnectorError> {
+    let resp = answered.failure.borrow();
+    let resp = resp.as_ref()?;
+    let status = resp.status().as_u16();
+    let problem = response::problem(status, resp.body());
+    Some(if status == 429 {
+        ConnectorError::RateLimited {
+            limits: response::rate_limits(resp.headers()),
+            problem,
+        }
+    } else {
+        ConnectorError::Api(problem)
+    })
 }
 
 fn client_secret(conn: &Connection) -> Option<ClientSecret> {
@@ -85,12 +114,12 @@ pub(super) fn exchange(
     if let Some(secret) = client_secret(conn) {
         client = client.set_client_secret(secret);
     }
-    let status = Cell::new(None);
-    let send = send_with(http, conn.timeout, &status);
+    let answered = Answered::default();
+    let send = send_with(http, conn.timeout, &answered);
     let outcome = client
         .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_string()))
         .request(&send);
-    outcome_of(outcome, &status, sent_at, Grant::Refresh)
+    outcome_of(outcome, &answered, sent_at, Grant::Refresh)
 }
 
 /// Exchanges an authorization code (with its PKCE verifier and the
@@ -114,13 +143,13 @@ pub fn exchange_code(
     if let Some(secret) = client_secret(conn) {
         client = client.set_client_secret(secret);
     }
-    let status = Cell::new(None);
-    let send = send_with(http, conn.timeout, &status);
+    let answered = Answered::default();
+    let send = send_with(http, conn.timeout, &answered);
     let outcome = client
         .exchange_code(AuthorizationCode::new(code.expose().to_string()))
         .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_string()))
         .request(&send);
-    outcome_of(outcome, &status, sent_at, Grant::Code)
+    outcome_of(outcome, &answered, sent_at, Grant::Code)
 }
 
 /// Revokes `refresh_token` (and with it the family) at `POST /2/oauth2/revoke`.
@@ -223,10 +252,16 @@ fn outcome_of(
         BasicTokenResponse,
         RequestTokenError<TransportError, oauth2::basic::BasicErrorResponse>,
     >,
-    status: &Cell<Option<u16>>,
+    answered: &Answered,
     sent_at: u64,
     grant: Grant,
 ) -> Result<Obtained, Failed> {
+    let status = &answered.status;
+    if outcome.is_err() && status.get() == Some(429) {
+        if let Some(e) = untyped_failure(answered) {
+            return Err(e.into());
+        }
+    }
     match outcome {
         Ok(tok) => Ok(Obtained {
             access_token: Secret::new(tok.access_token().secret().clone()),
@@ -267,8 +302,12 @@ fn outcome_of(
             }
             .into())
         }
-        Err(RequestTokenError::Other(m)) => {
-            Err(ConnectorError::MalformedResponse(format!("token endpoint: {m}")).into())
+        Err(RequestTokenError::Other(m)) => Err(match untyped_failure(answered) {
+            // E.g. an error with an empty body or another content type: its
+            // status says more than the crate's complaint about the body.
+            Some(e) => e,
+            None => ConnectorError::MalformedResponse(format!("token endpoint: {m}")),
         }
+        .into()),
     }
 }

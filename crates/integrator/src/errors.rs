@@ -21,11 +21,18 @@ pub fn kind(e: &ConnectorError) -> &'static str {
 }
 
 fn problem_text(p: &ApiProblem) -> String {
-    p.detail
+    let text = p
+        .detail
         .clone()
         .or_else(|| p.errors.first().map(|e| e.message.clone()))
         .or_else(|| p.title.clone())
-        .unwrap_or_else(|| format!("HTTP {}", p.status))
+        .unwrap_or_else(|| format!("HTTP {}", p.status));
+    // The tier error says which access the endpoint needs, and where.
+    match (&p.required_enrollment, &p.registration_url) {
+        (Some(need), Some(url)) => format!("{text} (the app needs {need}: enroll it at {url})"),
+        (Some(need), None) => format!("{text} (the app needs {need})"),
+        _ => text,
+    }
 }
 
 pub fn transport_kind(k: TransportKind) -> &'static str {
@@ -74,21 +81,13 @@ pub fn describe(e: &ConnectorError) -> String {
         ConnectorError::ApiError(p) => {
             format!("X API error {} ({}): {}", p.status, p.kind, problem_text(p))
         }
-        ConnectorError::RateLimited(r) => {
-            let reset = r
-                .limits
-                .window
-                .as_ref()
-                .and_then(|w| w.reset)
-                .or_else(|| r.limits.user_day.as_ref().and_then(|w| w.reset));
-            match reset {
-                Some(t) => format!(
-                    "rate limited until {t} (unix seconds): {}",
-                    problem_text(&r.problem)
-                ),
-                None => format!("rate limited: {}", problem_text(&r.problem)),
-            }
-        }
+        ConnectorError::RateLimited(r) => match r.limits.retry_after {
+            Some(t) => format!(
+                "rate limited until {t} (unix seconds): {}",
+                problem_text(&r.problem)
+            ),
+            None => format!("rate limited: {}", problem_text(&r.problem)),
+        },
         ConnectorError::Transport(t) => {
             format!("transport error ({}): {}", transport_kind(t.kind), t.cause)
         }

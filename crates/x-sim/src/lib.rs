@@ -15,11 +15,16 @@
 //! Tests, benchmarks and the runtime's `--sandbox` mode use it.
 
 mod body;
+#[cfg(feature = "contract")]
+pub mod contract;
 mod server;
 mod state;
 
 pub use server::{Simulator, Tls};
-pub use state::{endpoint_key, Account, Client, Consent, Fault, Stats, TokenPair};
+pub use state::{
+    endpoint_key, weighted_length, Account, Budgeted, Client, Consent, Fault, Stats, Tier,
+    TokenPair,
+};
 
 /// Endpoint keys used for counters, faults and rate limits.
 pub mod endpoint {

@@ -162,6 +162,12 @@ impl Simulator {
         self.state().issue(client_id)
     }
 
+    /// A family granted only `scope` (space-separated), as when the user
+    /// authorized fewer scopes.
+    pub fn issue_tokens_with_scope(&self, client_id: &str, scope: &str) -> TokenPair {
+        self.state().issue_with_scope(client_id, scope)
+    }
+
     /// An authorization code bound to the PKCE `code_challenge` (S256).
     pub fn authorize(
         &self,
@@ -196,6 +202,22 @@ impl Simulator {
         self.state().set_latency(endpoint, latency)
     }
 
+    /// A budget of one kind (window, user day, app day) for an endpoint.
+    pub fn set_budget(&self, endpoint: &str, which: crate::Budgeted, limit: u32, window: Duration) {
+        self.state().set_budget(endpoint, which, limit, window)
+    }
+
+    /// Every endpoint's budgets as an access tier has them (Pro by default).
+    pub fn set_tier(&self, tier: crate::Tier) {
+        self.state().set_tier(tier)
+    }
+
+    /// Makes an endpoint one the app's tier does not include: X's 403
+    /// `client-forbidden` with `reason: client-not-enrolled`.
+    pub fn forbid_for_tier(&self, endpoint: &str) {
+        self.state().forbid_for_tier(endpoint)
+    }
+
     /// Queues a fault for the next request to `endpoint`.
     pub fn push_fault(&self, endpoint: &str, fault: Fault) {
         self.state().push_fault(endpoint, fault)
@@ -212,6 +234,15 @@ impl Simulator {
 impl Drop for Simulator {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
+        // With the `contract` feature (tests), an answer that broke X's
+        // contract fails the test that made it.
+        #[cfg(feature = "contract")]
+        {
+            let broken = std::mem::take(&mut self.state().stats.contract_violations);
+            if !broken.is_empty() && !std::thread::panicking() {
+                panic!("the simulator broke X's contract:\n{}", broken.join("\n"));
+            }
+        }
     }
 }
 

@@ -157,13 +157,11 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    pub async fn start() -> anyhow::Result<Sandbox> {
+    /// The simulator with an access tier's budgets: Pro (15-minute windows),
+    /// or Free (the 24-hour caps most users meet first).
+    pub async fn start(tier: x_sim::Tier) -> anyhow::Result<Sandbox> {
         let sim = x_sim::Simulator::start().await?;
-        // X's Pro-tier user budgets, so flows see real rate-limit headers.
-        let window = std::time::Duration::from_secs(15 * 60);
-        sim.set_rate_limit(x_sim::endpoint::CREATE_TWEET, 100, window);
-        sim.set_rate_limit(x_sim::endpoint::DELETE_TWEET, 50, window);
-        sim.set_rate_limit(x_sim::endpoint::GET_ME, 75, window);
+        sim.set_tier(tier);
         Ok(Sandbox {
             sim,
             issued: Default::default(),

@@ -47,6 +47,22 @@ pub(super) fn flow_fault(pos: &Pos, message: impl Into<String>) -> Fault {
     }
 }
 
+/// X's problem as flows read it in `${vars.error.problem}`.
+fn problem_json(p: &crate::bindings::wso2::twitter::types::ApiProblem) -> Value {
+    let items: Vec<Value> = p
+        .errors
+        .iter()
+        .map(|e| {
+            json!({"message": e.message, "code": e.code, "type": e.problem_type,
+                   "parameter": e.parameter, "value": e.value,
+                   "parameters": e.parameters.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok())})
+        })
+        .collect();
+    json!({"type": p.problem_type, "kind": p.kind, "title": p.title, "detail": p.detail,
+           "status": p.status, "reason": p.reason, "requiredEnrollment": p.required_enrollment,
+           "registrationUrl": p.registration_url, "errors": items})
+}
+
 /// X's answer could not be read (the connector error of that name).
 pub(super) fn malformed_fault(pos: &Pos, message: String) -> Fault {
     Fault {
@@ -66,7 +82,7 @@ pub(super) fn rate_limits_json(l: &crate::bindings::wso2::twitter::types::RateLi
         x.as_ref()
             .map(|w| json!({"limit": w.limit, "remaining": w.remaining, "reset": w.reset}))
     };
-    json!({"window": w(&l.window), "userDay": w(&l.user_day), "appDay": w(&l.app_day)})
+    json!({"window": w(&l.window), "userDay": w(&l.user_day), "appDay": w(&l.app_day), "retryAfter": l.retry_after})
 }
 
 pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
@@ -86,11 +102,13 @@ pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
             let mut j = json!({"kind": kind, "message": message, "detail": errors::describe(err)});
             let status = match err.as_ref() {
                 E::Unauthorized(p) | E::Forbidden(p) | E::NotFound(p) | E::ApiError(p) => {
-                    j["problem"] = json!({"type": p.problem_type, "kind": p.kind, "title": p.title, "detail": p.detail, "status": p.status});
+                    j["problem"] = problem_json(p);
                     Some(p.status)
                 }
                 E::RateLimited(r) => {
                     j["rateLimits"] = rate_limits_json(&r.limits);
+                    j["retryAfter"] = json!(r.limits.retry_after);
+                    j["problem"] = problem_json(&r.problem);
                     Some(429)
                 }
                 E::InvalidInput(i) => {

@@ -1,20 +1,12 @@
-//! The API endpoints of the simulated X: posts, the user, rate-limit budgets.
-
-use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+//! The API endpoints of the simulated X: bearer and scope checks (each
+//! endpoint needs the scopes the spec's `security` lists), the tier 403 in
+//! X's real shape, rate-limit budgets on every response, posts as strict as
+//! X (see [`super::post_rules`]) and the user (see [`super::fields`]).
 
 use serde_json::{json, Value};
 
-use super::oauth::form;
-use super::{unix, Reply, State};
+use super::{fields, post_rules, Reply, State};
 use crate::endpoint;
-
-pub(super) struct Budget {
-    pub(super) limit: u32,
-    pub(super) remaining: u32,
-    pub(super) window: Duration,
-    pub(super) reset: SystemTime,
-}
 
 pub(super) struct Post {
     pub(super) text: String,
@@ -27,51 +19,55 @@ fn unauthorized() -> Reply {
     )
 }
 
-fn invalid_request(message: String, parameters: Value) -> Reply {
+/// X's answer for an endpoint the app's access tier does not include.
+fn client_forbidden(client_id: &str) -> Reply {
     Reply::problem(
-        400,
+        403,
         json!({
-            "errors":[{"parameters": parameters, "message": message}],
-            "title":"Invalid Request",
-            "detail":"One or more parameters to your request was invalid.",
-            "type":"https://api.twitter.com/2/problems/invalid-request"
+            "client_id": client_id,
+            "detail": "When authenticating requests to the X API v2 endpoints, you must use keys and tokens from an X developer App that is attached to a Project. You can create a project via the developer portal.",
+            "registration_url": "https://developer.x.com/en/portal/product",
+            "title": "Client Forbidden",
+            "required_enrollment": "Appropriate Level of API Access",
+            "reason": "client-not-enrolled",
+            "type": "https://api.x.com/2/problems/client-forbidden"
         }),
     )
 }
 
-impl State {
-    fn rate_headers(&mut self, key: &str) -> Result<Vec<(String, String)>, Reply> {
-        let Some(b) = self.budgets.get_mut(key) else {
-            return Ok(Vec::new());
-        };
-        let now = SystemTime::now();
-        if now >= b.reset {
-            b.remaining = b.limit;
-            b.reset = now + b.window;
-        }
-        let over = b.remaining == 0;
-        b.remaining = b.remaining.saturating_sub(1);
-        let prefix = if b.window >= Duration::from_secs(86_400) {
-            "x-user-limit-24hour"
-        } else {
-            "x-rate-limit"
-        };
-        let headers = vec![
-            (format!("{prefix}-limit"), b.limit.to_string()),
-            (format!("{prefix}-remaining"), b.remaining.to_string()),
-            (format!("{prefix}-reset"), unix(b.reset).to_string()),
-        ];
-        if over {
-            let mut r = Reply::problem(
-                429,
-                json!({"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}),
-            );
-            r.headers.extend(headers);
-            return Err(r);
-        }
-        Ok(headers)
-    }
+fn missing_scopes(missing: &[&str]) -> Reply {
+    Reply::problem(
+        403,
+        json!({
+            "title": "Forbidden",
+            "type": "about:blank",
+            "status": 403,
+            "detail": format!("The token was not granted the scopes this endpoint needs: {}", missing.join(" "))
+        }),
+    )
+}
 
+fn invalid_request(message: String, parameter: &str, value: &str) -> Reply {
+    Reply::problem(
+        400,
+        json!({
+            "errors":[{"parameters": {parameter: [value]}, "message": message}],
+            "title":"Invalid Request",
+            "detail":"One or more parameters to your request was invalid.",
+            "type":"https://api.x.com/2/problems/invalid-request"
+        }),
+    )
+}
+
+/// The OAuth 2.0 scopes an endpoint's `security` lists (spec v2.167).
+fn scopes_for(key: &str) -> &'static [&'static str] {
+    match key {
+        endpoint::GET_ME => &["tweet.read", "users.read"],
+        _ => &["tweet.read", "tweet.write", "users.read"],
+    }
+}
+
+impl State {
     pub(super) fn api(
         &mut self,
         key: &str,
@@ -80,9 +76,21 @@ impl State {
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> Reply {
-        if !self.authorized(headers) {
+        let Some((client_id, granted)) = self.bearer(headers) else {
             self.stats.unauthorized += 1;
             return unauthorized();
+        };
+        if self.tier_forbidden.contains(key) {
+            return client_forbidden(&client_id);
+        }
+        let granted: Vec<&str> = granted.split(' ').collect();
+        let missing: Vec<&str> = scopes_for(key)
+            .iter()
+            .copied()
+            .filter(|s| !granted.contains(s))
+            .collect();
+        if !missing.is_empty() {
+            return missing_scopes(&missing);
         }
         let rate = match self.rate_headers(key) {
             Ok(h) => h,
@@ -91,7 +99,10 @@ impl State {
         let mut reply = match key {
             endpoint::CREATE_TWEET => self.create_tweet(body),
             endpoint::DELETE_TWEET => self.delete_tweet(path.trim_start_matches("/2/tweets/")),
-            _ => self.get_me(query),
+            _ => match fields::me(query, &self.account, self.posts.len()) {
+                Ok(v) => Reply::json(200, v),
+                Err(r) => r,
+            },
         };
         reply.headers.extend(rate);
         reply
@@ -100,21 +111,16 @@ impl State {
     fn create_tweet(&mut self, body: &[u8]) -> Reply {
         let v: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
-            Err(e) => return invalid_request(format!("body is not JSON: {e}"), json!({})),
+            Err(e) => return invalid_request(format!("the body is not JSON: {e}"), "body", ""),
         };
         self.stats.tweet_bodies.push(v.clone());
-        let text = v
-            .get("text")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if text.chars().count() > 280 * 2 {
-            return invalid_request(
-                "The length of the `text` field in the request body is not between 0 and 280"
-                    .into(),
-                json!({"text":[text]}),
-            );
+        let Some(obj) = v.as_object() else {
+            return invalid_request("the body must be a JSON object".into(), "body", "");
+        };
+        if let Err(r) = post_rules::check(obj) {
+            return r;
         }
+        let text = v["text"].as_str().unwrap_or("").to_string();
         if !text.is_empty() && self.posts.values().any(|p| p.text == text) {
             return Reply::problem(
                 403,
@@ -126,7 +132,7 @@ impl State {
         self.posts.insert(id.clone(), Post { text: text.clone() });
         Reply::json(
             201,
-            json!({"data":{"id": id, "text": text, "edit_history_tweet_ids":[id]}}),
+            json!({"data":{"id": id, "text": text, "edit_history_post_ids":[id]}}),
         )
     }
 
@@ -134,57 +140,25 @@ impl State {
         if id.is_empty() || id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit()) {
             return invalid_request(
                 format!("The `id` query parameter value [{id}] does not match ^[0-9]{{1,19}}$"),
-                json!({"id":[id]}),
+                "id",
+                id,
             );
         }
         if self.posts.remove(id).is_none() {
             return Reply::problem(
                 404,
                 json!({
-                    "title":"Not Found Error",
-                    "detail": format!("Could not find tweet with id: [{id}]."),
-                    "type":"https://api.twitter.com/2/problems/resource-not-found",
-                    "status":404
+                    "title": "Not Found Error",
+                    "detail": format!("Could not find post with id: [{id}]."),
+                    "type": "https://api.x.com/2/problems/resource-not-found",
+                    "resource_type": "post",
+                    "resource_id": id,
+                    "parameter": "id",
+                    "value": id,
+                    "status": 404
                 }),
             );
         }
         Reply::json(200, json!({"data":{"deleted":true}}))
-    }
-
-    fn get_me(&mut self, query: Option<&str>) -> Reply {
-        let params: HashMap<String, String> = query.map(|q| form(q.as_bytes())).unwrap_or_default();
-        let list = |k: &str| -> Vec<String> {
-            params
-                .get(k)
-                .map(|v| v.split(',').map(str::to_string).collect())
-                .unwrap_or_default()
-        };
-        let a = &self.account;
-        let mut data = json!({"id": a.id, "name": a.name, "username": a.username});
-        for field in list("user.fields") {
-            let value = match field.as_str() {
-                "created_at" => json!("2022-08-30T12:00:00.000Z"),
-                "description" => json!("Account of the X API simulator"),
-                "protected" | "verified" => json!(false),
-                "public_metrics" => {
-                    json!({"followers_count":0,"following_count":0,"tweet_count":self.posts.len(),"listed_count":0})
-                }
-                "pinned_tweet_id" => json!("1861000000000000001"),
-                _ => continue,
-            };
-            data[field] = value;
-        }
-        let mut out = json!({"data": data});
-        if list("expansions").iter().any(|e| e == "pinned_tweet_id") {
-            data_insert(&mut out, "pinned_tweet_id", json!("1861000000000000001"));
-            out["includes"] = json!({"tweets":[{"id":"1861000000000000001","text":"pinned","edit_history_tweet_ids":["1861000000000000001"]}]});
-        }
-        Reply::json(200, out)
-    }
-}
-
-fn data_insert(out: &mut Value, k: &str, v: Value) {
-    if let Some(d) = out.get_mut("data").and_then(Value::as_object_mut) {
-        d.insert(k.into(), v);
     }
 }

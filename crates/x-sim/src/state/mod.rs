@@ -11,11 +11,17 @@ use crate::endpoint;
 
 mod api;
 mod authorize;
+mod fields;
+mod limits;
 mod oauth;
+mod post_rules;
 
 pub use authorize::Consent;
+pub use limits::{Budgeted, Tier};
+pub use post_rules::weighted_length;
 
-use api::{Budget, Post};
+use api::Post;
+use limits::Budget;
 use oauth::{AccessToken, Code, Family, RefreshState};
 
 /// An OAuth 2.0 client (an X app).
@@ -59,6 +65,8 @@ pub enum Fault {
     Delay(Duration),
     /// Answer with this status and body (`application/json`).
     Status(u16, String),
+    /// Answer with this status and this content type, headers and body.
+    Raw(u16, Option<String>, Vec<(String, String)>, String),
     /// Close the connection without answering.
     Drop,
     /// 200 with this body as `application/json`, whatever it is.
@@ -100,6 +108,8 @@ pub struct Stats {
     pub code_verifiers: Vec<String>,
     /// Every access and refresh token issued (likewise).
     pub tokens_issued: Vec<String>,
+    /// Answers that broke the spec's contract (with the `contract` feature).
+    pub contract_violations: Vec<String>,
     /// 401s answered to API calls.
     pub unauthorized: u64,
     /// Token families revoked (by reuse of a spent refresh token).
@@ -190,7 +200,9 @@ pub struct State {
     codes: HashMap<String, Code>,
     posts: HashMap<String, Post>,
     next_post: u64,
-    budgets: HashMap<String, Budget>,
+    budgets: HashMap<(String, Budgeted), Budget>,
+    /// Endpoints the app's access tier does not include (403 client-forbidden).
+    tier_forbidden: std::collections::HashSet<String>,
     faults: HashMap<String, VecDeque<Fault>>,
     /// How long X takes before it acts on a request, per endpoint key.
     latency: HashMap<String, Duration>,
@@ -208,8 +220,10 @@ pub(super) fn unix(t: SystemTime) -> u64 {
 }
 
 impl State {
+    /// Budgets on every endpoint (large ones until a tier is set), so every
+    /// response carries `x-rate-limit-*` as X's do.
     pub fn new() -> Self {
-        State {
+        let mut state = State {
             clients: HashMap::new(),
             account: Account::default(),
             access_ttl: Duration::from_secs(7200),
@@ -221,28 +235,24 @@ impl State {
             posts: HashMap::new(),
             next_post: 1_861_000_000_000_000_100,
             budgets: HashMap::new(),
+            tier_forbidden: Default::default(),
             faults: HashMap::new(),
             latency: HashMap::new(),
             consent: Consent::Approve,
             code_ttl: Duration::from_secs(30),
             stats: Stats::default(),
-        }
+        };
+        state.set_tier(Tier::Unlimited);
+        state
     }
 
     pub fn add_client(&mut self, client: Client) {
         self.clients.insert(client.id.clone(), client);
     }
 
-    pub fn set_rate_limit(&mut self, endpoint: &str, limit: u32, window: Duration) {
-        self.budgets.insert(
-            endpoint.into(),
-            Budget {
-                limit,
-                remaining: limit,
-                window,
-                reset: SystemTime::now() + window,
-            },
-        );
+    /// Makes an endpoint one the app's access tier does not include.
+    pub fn forbid_for_tier(&mut self, endpoint: &str) {
+        self.tier_forbidden.insert(endpoint.into());
     }
 
     pub fn set_latency(&mut self, endpoint: &str, latency: Option<Duration>) {
@@ -310,6 +320,16 @@ impl State {
                     r.delay = delay;
                     return r;
                 }
+                Fault::Raw(status, content_type, headers, b) => {
+                    let mut r = Reply::json(status, json!({}));
+                    r.headers = content_type
+                        .map(|ct| vec![("content-type".to_string(), ct)])
+                        .unwrap_or_default();
+                    r.headers.extend(headers);
+                    r.body = b.into_bytes();
+                    r.delay = delay;
+                    return r;
+                }
                 Fault::Drop => {
                     let mut r = Reply::json(500, json!({}));
                     r.action = Action::Drop;
@@ -343,6 +363,11 @@ impl State {
         }
         let mut reply = self.answer(key, path, query, headers, body);
         reply.delay = delay;
+        // Faults are broken on purpose; normal answers must keep the contract.
+        #[cfg(feature = "contract")]
+        if let Some(v) = crate::contract::check(key, reply.status, &reply.body) {
+            self.stats.contract_violations.push(v);
+        }
         reply
     }
 

@@ -77,7 +77,12 @@ impl State {
 
     /// Starts a token family for `client_id`, as a finished authorization would.
     pub fn issue(&mut self, client_id: &str) -> TokenPair {
-        let family = self.new_family(client_id, DEFAULT_SCOPE);
+        self.issue_with_scope(client_id, DEFAULT_SCOPE)
+    }
+
+    /// A family granted only `scope` (space-separated).
+    pub fn issue_with_scope(&mut self, client_id: &str, scope: &str) -> TokenPair {
+        let family = self.new_family(client_id, scope);
         self.new_pair(family).0
     }
 
@@ -290,21 +295,16 @@ impl State {
         }
     }
 
-    pub(super) fn authorized(&self, headers: &http::HeaderMap) -> bool {
-        let Some(bearer) = headers
+    /// The app and the scopes a request's bearer token carries, if it is
+    /// a live access token of a live family.
+    pub(super) fn bearer(&self, headers: &http::HeaderMap) -> Option<(String, String)> {
+        let bearer = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        else {
-            return false;
-        };
-        match self.access.get(bearer) {
-            Some(t) => {
-                SystemTime::now() < t.expires_at
-                    && self.families.get(&t.family).is_some_and(|f| !f.revoked)
-            }
-            None => false,
-        }
+            .and_then(|v| v.strip_prefix("Bearer "))?;
+        let t = self.access.get(bearer)?;
+        let family = self.families.get(&t.family).filter(|f| !f.revoked)?;
+        (SystemTime::now() < t.expires_at).then(|| (family.client_id.clone(), family.scope.clone()))
     }
 }
 

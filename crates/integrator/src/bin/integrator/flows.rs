@@ -27,7 +27,7 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
     };
     let package = descriptor::load(&path).map_err(Setup)?;
     // The sandbox never touches the user's real store.
-    let token_store: Arc<dyn token_store::TokenStore> = if common.sandbox {
+    let token_store: Arc<dyn token_store::TokenStore> = if common.sandbox.is_some() {
         Arc::new(token_store::MemoryStore::new())
     } else {
         store_cli::open(
@@ -54,9 +54,9 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
     descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup)?;
     let files: Vec<&Path> = flows.iter().map(PathBuf::as_path).collect();
     let project = flow::load_project(&files, &package.descriptor).map_err(|e| Setup(e.into()))?;
-    let sandbox = if common.sandbox {
+    let sandbox = if let Some(tier) = common.sandbox {
         Some(
-            Sandbox::start()
+            Sandbox::start(tier)
                 .await
                 .context("starting the sandbox")
                 .map_err(Setup)?,

@@ -243,8 +243,16 @@ struct Common {
     connector: Option<PathBuf>,
     /// Run against the built-in X API simulator: no X account needed. Every
     /// connection is pointed at it, with tokens of a ready test account.
-    #[arg(long)]
-    sandbox: bool,
+    /// `--sandbox=free` gives it the Free tier's budgets (24-hour caps),
+    /// `--sandbox` or `--sandbox=pro` the Pro tier's.
+    #[arg(
+        long,
+        value_name = "TIER",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "pro"
+    )]
+    sandbox: Option<x_sim::Tier>,
     /// Only let connections reach these hosts (`api.x.com`, `127.0.0.1:8080`) or
     /// origins (`https://api.x.com`); others are denied and logged. Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]

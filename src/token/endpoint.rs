@@ -6,8 +6,8 @@ use std::cell::Cell;
 
 use oauth2::basic::{BasicClient, BasicTokenResponse};
 use oauth2::{
-    AuthType, AuthorizationCode, ClientId, ClientSecret, PkceCodeVerifier, RedirectUrl,
-    RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
+    AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
 };
 
 use crate::config::Connection;
@@ -90,10 +90,24 @@ fn untyped_failure(answered: &Answered) -> Option<ConnectorError> {
     })
 }
 
-fn client_secret(conn: &Connection) -> Option<ClientSecret> {
-    conn.client_secret
-        .as_ref()
-        .map(|s| ClientSecret::new(s.expose().to_string()))
+/// The connection's client at X's token endpoint (`apiUrl`): with a secret,
+/// HTTP Basic (a confidential client); without one the crate puts
+/// `client_id` in the body (a public client), as X requires.
+fn token_client(
+    conn: &Connection,
+) -> Result<
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>,
+    ConnectorError,
+> {
+    let token_url = TokenUrl::new(conn.token_url())
+        .map_err(|_| ConnectorError::invalid("apiUrl", "gives no valid token URL"))?;
+    let client = BasicClient::new(ClientId::new(conn.client_id.clone()))
+        .set_token_uri(token_url)
+        .set_auth_type(AuthType::BasicAuth);
+    Ok(match &conn.client_secret {
+        Some(s) => client.set_client_secret(ClientSecret::new(s.expose().to_string())),
+        None => client,
+    })
 }
 
 /// Exchanges `refresh_token` for a new set. `sent_at` (Unix ms) dates the
@@ -104,16 +118,7 @@ pub(super) fn exchange(
     http: &impl HttpClient,
     sent_at: u64,
 ) -> Result<Obtained, Failed> {
-    let token_url = TokenUrl::new(conn.token_url())
-        .map_err(|_| ConnectorError::invalid("apiUrl", "gives no valid token URL"))?;
-    let mut client = BasicClient::new(ClientId::new(conn.client_id.clone()))
-        .set_token_uri(token_url)
-        // With a secret: HTTP Basic (confidential client). Without one the
-        // crate puts client_id in the body (public client), as X requires.
-        .set_auth_type(AuthType::BasicAuth);
-    if let Some(secret) = client_secret(conn) {
-        client = client.set_client_secret(secret);
-    }
+    let client = token_client(conn)?;
     let answered = Answered::default();
     let send = send_with(http, conn.timeout, &answered);
     let outcome = client
@@ -132,17 +137,9 @@ pub fn exchange_code(
     http: &impl HttpClient,
     sent_at: u64,
 ) -> Result<Obtained, Failed> {
-    let token_url = TokenUrl::new(conn.token_url())
-        .map_err(|_| ConnectorError::invalid("apiUrl", "gives no valid token URL"))?;
     let redirect = RedirectUrl::new(redirect_uri.to_string())
         .map_err(|_| ConnectorError::invalid("redirectUri", "must be an absolute URL"))?;
-    let mut client = BasicClient::new(ClientId::new(conn.client_id.clone()))
-        .set_token_uri(token_url)
-        .set_redirect_uri(redirect)
-        .set_auth_type(AuthType::BasicAuth);
-    if let Some(secret) = client_secret(conn) {
-        client = client.set_client_secret(secret);
-    }
+    let client = token_client(conn)?.set_redirect_uri(redirect);
     let answered = Answered::default();
     let send = send_with(http, conn.timeout, &answered);
     let outcome = client

@@ -212,6 +212,13 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
         self.store_error = None;
     }
 
+    /// Our set is in the store, at version `v`.
+    fn saved_as(&mut self, v: u64) {
+        self.version = v;
+        self.sync = Sync::InStore;
+        self.store_error = None;
+    }
+
     /// Whether a stored set belongs to our family. A connection configured
     /// without tokens takes whatever family is stored for it (from a login).
     fn ours(&self, stored: &TokenSet) -> bool {
@@ -239,9 +246,7 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
                     let expected = existing.map(|v| v.version).unwrap_or(0);
                     match self.store.save(&self.family, expected, &self.tokens) {
                         Ok(v) => {
-                            self.version = v;
-                            self.sync = Sync::InStore;
-                            self.store_error = None;
+                            self.saved_as(v);
                             return Ok(());
                         }
                         // Another holder saved first (maybe a rotation of
@@ -262,9 +267,7 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
     fn save_rotated(&mut self) -> Result<(), StoreError> {
         let expected = match self.store.save(&self.family, self.version, &self.tokens) {
             Ok(v) => {
-                self.version = v;
-                self.sync = Sync::InStore;
-                self.store_error = None;
+                self.saved_as(v);
                 return Ok(());
             }
             Err(StoreError::Conflict(current)) => current,
@@ -279,9 +282,7 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
             // set is the newest we know of.
             _ => {
                 let v = self.store.save(&self.family, expected, &self.tokens)?;
-                self.version = v;
-                self.sync = Sync::InStore;
-                self.store_error = None;
+                self.saved_as(v);
                 Ok(())
             }
         }

@@ -43,6 +43,12 @@ impl Login {
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+        Login::spawn(c)
+    }
+
+    /// Runs `c` (an `auth login` command), collecting its output as it comes.
+    fn spawn(mut c: std::process::Command) -> Login {
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
         let out = Arc::new(Mutex::new(Vec::new()));
         for pipe in [
@@ -413,20 +419,7 @@ fn a_confidential_client_logs_in_with_its_secret_from_the_environment() {
     .env("MY_SECRET", "conf-secret-value-123")
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let out = Arc::new(Mutex::new(Vec::new()));
-    for pipe in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-    }
-    let login = Login { child, out };
+    let login = Login::spawn(c);
     let (status, _) = consent(&login.url(), |c| c);
     assert_eq!(status, 200);
     let (code, out) = login.finish();

@@ -8,7 +8,7 @@ use integrator::descriptor;
 use integrator::store_cli;
 use integrator::{Runtime, RuntimeOptions};
 
-use crate::flows::{setup_failed, Setup};
+use crate::flows::{connector_package, setup_failed, Setup};
 use crate::{AuthAction, AuthArgs};
 
 /// The runtime and component for the `auth` commands, on the chosen store.
@@ -22,15 +22,7 @@ fn auth_runtime(
     ),
     Setup,
 > {
-    let path = match &args.connector {
-        Some(p) => p.clone(),
-        None => descriptor::locate_default().ok_or_else(|| {
-            Setup(anyhow::anyhow!(
-                "no connector found: run ./build.sh, or pass --connector PATH"
-            ))
-        })?,
-    };
-    let package = descriptor::load(&path).map_err(Setup)?;
+    let (path, package) = connector_package(args.connector.as_deref())?;
     let store = store_cli::open(
         args.store.token_store.as_deref(),
         args.store.store_key_file.as_deref(),

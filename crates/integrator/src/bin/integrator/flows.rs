@@ -16,9 +16,10 @@ use crate::Common;
 /// A failure before anything runs (exit 2).
 pub struct Setup(pub anyhow::Error);
 
-pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup> {
-    let path = match &common.connector {
-        Some(p) => p.clone(),
+/// The connector package `--connector` names, else the default one found.
+pub fn connector_package(given: Option<&Path>) -> Result<(PathBuf, descriptor::Package), Setup> {
+    let path = match given {
+        Some(p) => p.to_path_buf(),
         None => descriptor::locate_default().ok_or_else(|| {
             Setup(anyhow::anyhow!(
                 "no connector found: run ./build.sh, or pass --connector PATH"
@@ -26,6 +27,11 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
         })?,
     };
     let package = descriptor::load(&path).map_err(Setup)?;
+    Ok((path, package))
+}
+
+pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup> {
+    let (path, package) = connector_package(common.connector.as_deref())?;
     // The sandbox never touches the user's real store.
     let token_store: Arc<dyn token_store::TokenStore> = if common.sandbox.is_some() {
         Arc::new(token_store::MemoryStore::new())

@@ -220,6 +220,9 @@ async fn measure(calls: usize, wasm: Vec<u8>) -> (Rows, (Duration, Duration, Dur
     let tls = Simulator::start_tls().await.unwrap();
     for s in [&plain, &tls] {
         s.add_client("bench", None);
+        // Under `cargo bench` the simulator is built with its contract check;
+        // it would be measured with the calls.
+        s.set_contract_checks(false);
     }
     // Compile (no cache), then load from the disk cache.
     let cache = std::env::temp_dir().join(format!("integrator-bench-cache-{}", std::process::id()));

@@ -42,6 +42,7 @@ fn peak_rss_mib(pid: u32) -> f64 {
 
 fn measure(label: &str, clients: usize, max_active: &str, seconds: u64) -> Row {
     let live = LiveSim::start();
+    live.sim.set_contract_checks(false);
     live.sim.set_latency(endpoint::GET_ME, Some(LATENCY));
     let pair = live.sim.issue_tokens("cli-client");
     let url = live.sim.url();

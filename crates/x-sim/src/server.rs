@@ -212,6 +212,11 @@ impl Simulator {
         self.state().set_tier(tier)
     }
 
+    /// Turns the contract check off (benchmarks) or on (the default).
+    pub fn set_contract_checks(&self, on: bool) {
+        self.state().contract_checks = on;
+    }
+
     /// Makes an endpoint one the app's tier does not include: X's 403
     /// `client-forbidden` with `reason: client-not-enrolled`.
     pub fn forbid_for_tier(&self, endpoint: &str) {

@@ -194,6 +194,28 @@ mod tests {
     }
 
     #[test]
+    fn a_key_file_holds_the_same_encodings_and_errors_name_the_file() {
+        let dir = std::env::temp_dir().join(format!("store-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key");
+        std::fs::write(&path, format!("{}\n", STANDARD.encode([9u8; 32]))).unwrap();
+        assert_eq!(StoreKey::from_file(&path).unwrap().0, [9; 32]);
+        std::fs::write(&path, "too short").unwrap();
+        let e = StoreKey::from_file(&path).unwrap_err().0;
+        assert!(
+            e.contains(&path.display().to_string()) && e.contains("32"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("too short"),
+            "the key's text is never shown: {e}"
+        );
+        let e = StoreKey::from_file(&dir.join("missing")).unwrap_err().0;
+        assert!(e.contains("cannot read"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn sealed_values_open_only_with_their_key_and_row() {
         let s = Sealer::new(Some(StoreKey([7; 32])));
         let v = Secret::new("refresh-token-value");

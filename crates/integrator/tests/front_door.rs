@@ -115,13 +115,15 @@ fn serve_limited(extra: &[&str]) -> Served {
 
 #[test]
 fn slow_clients_are_cut_off_on_time() {
+    // The idle timeout far above the header timeout: a head trickling in must
+    // be cut on the header clock, which starts with its first byte.
     let served = serve_limited(&[
         "--header-timeout",
         "1",
         "--body-timeout",
         "1",
         "--idle-timeout",
-        "2",
+        "30",
     ]);
     // 30 clients sending a request head one byte every 300 ms: cut after ~1 s.
     let slow: Vec<_> = (0..30)
@@ -162,6 +164,7 @@ fn slow_clients_are_cut_off_on_time() {
     assert_eq!(status_of(&raw), 408, "{raw}");
     assert!(took < Duration::from_secs(3), "{took:?}");
     // An idle kept-alive connection is closed after the idle timeout.
+    let served = serve_limited(&["--header-timeout", "1", "--idle-timeout", "2"]);
     let mut s = TcpStream::connect(&served.addr).unwrap();
     write!(s, "GET /x/me HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let (raw, took) = read_all(&mut s, Duration::from_secs(8));

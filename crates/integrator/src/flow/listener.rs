@@ -21,7 +21,7 @@ use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 /// The limits of `serve` toward its clients (see the README's guard rails).
 #[derive(Debug, Clone)]
@@ -61,6 +61,9 @@ const SERVING: u8 = 2;
 pub struct Activity {
     phase: AtomicU8,
     since: Mutex<Instant>,
+    /// Wakes the watchdog on every change of phase (a permit is kept when
+    /// it is not waiting yet, so no change is missed).
+    changed: Notify,
 }
 
 impl Activity {
@@ -68,12 +71,14 @@ impl Activity {
         Arc::new(Activity {
             phase: AtomicU8::new(IDLE),
             since: Mutex::new(Instant::now()),
+            changed: Notify::new(),
         })
     }
 
     fn set(&self, phase: u8) {
-        self.phase.store(phase, Ordering::Release);
         *self.since.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        self.phase.store(phase, Ordering::Release);
+        self.changed.notify_one();
     }
 
     /// The service began a request (its head is in).
@@ -108,14 +113,14 @@ pub struct Watched {
 
 impl Read for Watched {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: ReadBufCursor<'_>,
     ) -> Poll<std::io::Result<()>> {
-        let activity = self.activity.clone();
-        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &r {
-            activity.bytes_read();
+            this.activity.bytes_read();
         }
         r
     }
@@ -162,10 +167,17 @@ pub async fn watchdog(activity: Arc<Activity>, limits: ServerLimits) -> Verdict 
                     Verdict::SlowHead
                 };
             }
-            Some(limit) => tokio::time::sleep(limit - since.elapsed()).await,
+            // Until the deadline, or until the phase changes: the first byte
+            // of a head starts the (shorter) header clock at once.
+            Some(limit) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(limit - since.elapsed()) => {}
+                    _ = activity.changed.notified() => {}
+                }
+            }
             // Serving: the handler's body timeout and the call's own
-            // deadline apply; look again later.
-            None => tokio::time::sleep(Duration::from_millis(250)).await,
+            // deadline apply; wait for the answer.
+            None => activity.changed.notified().await,
         }
     }
 }

@@ -7,12 +7,12 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use oauth2::basic::BasicClient;
-use oauth2::url::{Host, Url};
+use oauth2::url::Url;
 use oauth2::{
     AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
 };
 
-use crate::config::Connection;
+use crate::config::{self, Connection};
 use crate::error::ConnectorError;
 use crate::http::HttpClient;
 use crate::secret::Secret;
@@ -60,15 +60,6 @@ impl std::fmt::Debug for Pending {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
 /// https anywhere, http only on loopback (RFC 8252 §7.3), no fragment.
 fn check_url(parameter: &str, raw: &str) -> Result<Url, ConnectorError> {
     let url = Url::parse(raw.trim()).map_err(|e| {
@@ -76,7 +67,7 @@ fn check_url(parameter: &str, raw: &str) -> Result<Url, ConnectorError> {
     })?;
     match url.scheme() {
         "https" => {}
-        "http" if is_loopback(&url) => {}
+        "http" if config::is_loopback(url.host()) => {}
         _ => {
             return Err(ConnectorError::invalid(
                 parameter,

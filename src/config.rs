@@ -54,7 +54,9 @@ impl Connection {
     }
 }
 
-fn is_loopback(host: Option<Host<&str>>) -> bool {
+/// localhost, 127.0.0.0/8 or ::1: where plain http may go (tokens never
+/// travel in clear text to another machine).
+pub(crate) fn is_loopback(host: Option<Host<&str>>) -> bool {
     match host {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),

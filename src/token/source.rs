@@ -80,15 +80,25 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
             .or(access.as_ref())
             .map(fingerprint)
             .unwrap_or_default();
-        let mut source = TokenSource {
+        let tokens = TokenSet {
+            access_token: access,
+            refresh_token: refresh,
+            expires_at: None,
+            obtained_at: None,
+            origin,
+        };
+        let mut source = Self::unsynced(conn, tokens, store, clock);
+        if let Err(e) = source.start_family() {
+            source.note_store_error("load", &e);
+        }
+        source
+    }
+
+    /// A source holding `tokens`, not yet in step with the store.
+    fn unsynced(conn: Connection, tokens: TokenSet, store: S, clock: C) -> Self {
+        TokenSource {
             family: FamilyKey::of(&conn),
-            tokens: TokenSet {
-                access_token: access,
-                refresh_token: refresh,
-                expires_at: None,
-                obtained_at: None,
-                origin,
-            },
+            tokens,
             version: 0,
             spent: false,
             sync: Sync::NotLoaded,
@@ -96,11 +106,7 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
             conn,
             store,
             clock,
-        };
-        if let Err(e) = source.start_family() {
-            source.note_store_error("load", &e);
         }
-        source
     }
 
     /// The source of a set just obtained by an authorization: a new family,
@@ -114,23 +120,14 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
         clock: C,
     ) -> (Self, Result<(), ConnectorError>) {
         let origin = fingerprint(got.refresh_token.as_ref().unwrap_or(&got.access_token));
-        let mut source = TokenSource {
-            family: FamilyKey::of(&conn),
-            tokens: TokenSet {
-                access_token: Some(got.access_token),
-                refresh_token: got.refresh_token,
-                expires_at: got.expires_at,
-                obtained_at: Some(got.obtained_at),
-                origin,
-            },
-            version: 0,
-            spent: false,
-            sync: Sync::NotLoaded,
-            store_error: None,
-            conn,
-            store,
-            clock,
+        let tokens = TokenSet {
+            access_token: Some(got.access_token),
+            refresh_token: got.refresh_token,
+            expires_at: got.expires_at,
+            obtained_at: Some(got.obtained_at),
+            origin,
         };
+        let mut source = Self::unsynced(conn, tokens, store, clock);
         let saved = match source.start_family() {
             Ok(()) => Ok(()),
             Err(e) => Err(source.store_failure("save", &e)),

@@ -124,6 +124,21 @@ pub fn parts(uri: &http::Uri) -> Option<(&str, &str, u16)> {
 
 type OriginRef<'a> = (bool, &'a str, u16);
 
+impl Origin {
+    /// The HTTP/2 connection, unless it closed (then it is forgotten).
+    fn live_h2(&mut self) -> Option<http2::SendRequest<Body>> {
+        if self.h2.as_ref().is_some_and(|s| s.is_closed()) {
+            self.h2 = None;
+        }
+        self.h2.clone()
+    }
+}
+
+enum Route {
+    H2(http2::SendRequest<Body>),
+    H1(Arc<Semaphore>),
+}
+
 /// What a new connection turned out to be.
 enum Fresh {
     H1(http1::SendRequest<Body>),
@@ -178,11 +193,16 @@ impl Pool {
     }
 
     fn h2_sender(&self, key: OriginRef<'_>) -> Option<http2::SendRequest<Body>> {
-        self.with_origin(key, |o| {
-            if o.h2.as_ref().is_some_and(|s| s.is_closed()) {
-                o.h2 = None;
-            }
-            o.h2.clone()
+        self.with_origin(key, Origin::live_h2)
+    }
+
+    /// How the next request to the origin goes: on its HTTP/2 connection,
+    /// else HTTP/1.1 under the origin's in-flight bound (one lock for both:
+    /// this runs on every request).
+    fn route(&self, key: OriginRef<'_>) -> Route {
+        self.with_origin(key, |o| match o.live_h2() {
+            Some(h2) => Route::H2(h2),
+            None => Route::H1(o.in_flight.clone()),
         })
     }
 
@@ -267,29 +287,31 @@ impl Pool {
         let origin_form = http::Uri::from_parts(origin_form).map_err(|_| PoolError::BadUri)?;
         let mut retried = false;
         loop {
-            if let Some(h2) = self.h2_sender(key) {
-                *request.uri_mut() = uri.clone();
-                match self.send_h2(h2, request).await {
-                    Ok(resp) => {
-                        return Ok((
-                            resp,
-                            Release {
-                                flag: None,
-                                _permit: None,
-                            },
-                        ))
+            let in_flight = match self.route(key) {
+                Route::H1(in_flight) => in_flight,
+                Route::H2(h2) => {
+                    *request.uri_mut() = uri.clone();
+                    match self.send_h2(h2, request).await {
+                        Ok(resp) => {
+                            return Ok((
+                                resp,
+                                Release {
+                                    flag: None,
+                                    _permit: None,
+                                },
+                            ))
+                        }
+                        // Never sent: the connection went away meanwhile.
+                        Err((Some(unsent), _)) if !retried => {
+                            retried = true;
+                            self.with_origin(key, |o| o.h2 = None);
+                            request = unsent;
+                            continue;
+                        }
+                        Err((_, e)) => return Err(PoolError::Request(e)),
                     }
-                    // Never sent: the connection went away meanwhile.
-                    Err((Some(unsent), _)) if !retried => {
-                        retried = true;
-                        self.with_origin(key, |o| o.h2 = None);
-                        request = unsent;
-                        continue;
-                    }
-                    Err((_, e)) => return Err(PoolError::Request(e)),
                 }
-            }
-            let in_flight = self.with_origin(key, |o| o.in_flight.clone());
+            };
             let permit = in_flight
                 .acquire_owned()
                 .await

@@ -125,10 +125,9 @@ impl Connections {
             .await
             .map_err(|e| match e {
                 CheckoutError::Create(e) => ConnectionError::Instantiate(format!("{e:#}")),
-                exhausted => ConnectionError::Exhausted(format!(
-                    "connection `{name}`: {}",
-                    exhausted_text(&exhausted)
-                )),
+                exhausted => {
+                    ConnectionError::Exhausted(format!("connection `{name}`: {exhausted}"))
+                }
             })?;
         if slot.init_hash != Some(params.hash) {
             match slot.instance.invoke("init", &params.values).await {
@@ -143,10 +142,6 @@ impl Connections {
         }
         Ok(slot)
     }
-}
-
-fn exhausted_text(e: &CheckoutError<anyhow::Error>) -> String {
-    e.to_string()
 }
 
 /// The built-in sandbox: the X API simulator in this process, a test

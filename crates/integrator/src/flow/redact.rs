@@ -71,7 +71,14 @@ impl Redactor {
 
     pub fn redact(&self, text: &str) -> String {
         match &self.0.read().unwrap_or_else(|p| p.into_inner()).matcher {
-            Some(m) => m.replace_all(text, &vec![MASK; m.patterns_len()]),
+            Some(m) => {
+                let mut out = String::with_capacity(text.len());
+                m.replace_all_with(text, &mut out, |_, _, dst| {
+                    dst.push_str(MASK);
+                    true
+                });
+                out
+            }
             None => text.to_string(),
         }
     }

@@ -26,29 +26,32 @@ struct Weights {
     ranges: Vec<(u32, u32, u64)>,
 }
 
-fn weights() -> Weights {
-    let c: Value = serde_json::from_str(CONFIG).unwrap_or_default();
-    let n = |k: &str, d: u64| c.get(k).and_then(Value::as_u64).unwrap_or(d);
-    Weights {
-        max: n("maxWeightedTweetLength", 280),
-        scale: n("scale", 100),
-        default: n("defaultWeight", 200),
-        url: n("transformedURLLength", 23),
-        ranges: c["ranges"]
-            .as_array()
-            .map(|rs| {
-                rs.iter()
-                    .filter_map(|r| {
-                        Some((
-                            r["start"].as_u64()? as u32,
-                            r["end"].as_u64()? as u32,
-                            r["weight"].as_u64()?,
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
+fn weights() -> &'static Weights {
+    static W: std::sync::OnceLock<Weights> = std::sync::OnceLock::new();
+    W.get_or_init(|| {
+        let c: Value = serde_json::from_str(CONFIG).unwrap_or_default();
+        let n = |k: &str, d: u64| c.get(k).and_then(Value::as_u64).unwrap_or(d);
+        Weights {
+            max: n("maxWeightedTweetLength", 280),
+            scale: n("scale", 100),
+            default: n("defaultWeight", 200),
+            url: n("transformedURLLength", 23),
+            ranges: c["ranges"]
+                .as_array()
+                .map(|rs| {
+                    rs.iter()
+                        .filter_map(|r| {
+                            Some((
+                                r["start"].as_u64()? as u32,
+                                r["end"].as_u64()? as u32,
+                                r["weight"].as_u64()?,
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    })
 }
 
 fn is_emoji(c: char) -> bool {

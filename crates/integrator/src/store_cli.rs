@@ -8,6 +8,8 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use token_store::{FamilyInfo, StoreKey, StoreSpec, TokenStore};
 
+use crate::flow::redact::escape_controls;
+
 /// The environment variable holding the key that seals tokens at rest.
 pub const STORE_KEY_ENV: &str = "INTEGRATOR_STORE_KEY";
 
@@ -21,16 +23,22 @@ pub fn spec(spec: Option<&str>) -> anyhow::Result<StoreSpec> {
     }
 }
 
-/// The store key from `--store-key-file` / `INTEGRATOR_STORE_KEY_FILE`, else
+/// The store key from `--store-key-file` / `INTEGRATOR_STORE_KEY_FILE` or
 /// `INTEGRATOR_STORE_KEY`; `None`: token values are stored as they are, in
 /// an owner-only file.
+/// Both at once is refused: which key seals the tokens must not depend on
+/// an order of precedence nobody remembers.
 pub fn key(key_file: Option<&Path>) -> anyhow::Result<Option<StoreKey>> {
-    if let Some(path) = key_file {
-        return Ok(Some(StoreKey::from_file(path)?));
-    }
-    match std::env::var(STORE_KEY_ENV) {
-        Ok(v) if !v.trim().is_empty() => Ok(Some(StoreKey::parse(&v, STORE_KEY_ENV)?)),
-        _ => Ok(None),
+    let env_key = std::env::var(STORE_KEY_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    match (key_file, env_key) {
+        (Some(_), Some(_)) => Err(anyhow!(
+            "both {STORE_KEY_ENV} and a store key file (--store-key-file / INTEGRATOR_STORE_KEY_FILE) are set: keep only one"
+        )),
+        (Some(path), None) => Ok(Some(StoreKey::from_file(path)?)),
+        (None, Some(v)) => Ok(Some(StoreKey::parse(&v, STORE_KEY_ENV)?)),
+        (None, None) => Ok(None),
     }
 }
 
@@ -105,7 +113,7 @@ pub fn list_json(store: &dyn TokenStore) -> anyhow::Result<serde_json::Value> {
 pub fn list_table(store: &dyn TokenStore) -> anyhow::Result<String> {
     let families = store.list().map_err(|e| anyhow!("{e}"))?;
     let now = now_ms();
-    let mut out = format!("token store: {}\n", store.describe());
+    let mut out = format!("token store: {}\n", escape_controls(&store.describe()));
     if families.is_empty() {
         out.push_str("no stored tokens\n");
         return Ok(out);
@@ -124,10 +132,12 @@ pub fn list_table(store: &dyn TokenStore) -> anyhow::Result<String> {
     let rows: Vec<[String; 9]> = families
         .iter()
         .map(|f| {
+            // Names come from flow configs and the store: a control
+            // character in one must not rewrite the terminal.
             [
-                f.key.connection.clone(),
-                f.key.client_id.clone(),
-                f.key.api_origin.clone(),
+                escape_controls(&f.key.connection),
+                escape_controls(&f.key.client_id),
+                escape_controls(&f.key.api_origin),
                 span(now.saturating_sub(f.created_at)),
                 expiry(now, f),
                 f.refreshed_at
@@ -144,7 +154,7 @@ pub fn list_table(store: &dyn TokenStore) -> anyhow::Result<String> {
                     .map(|l| {
                         format!(
                             "held by {} for {}",
-                            l.holder,
+                            escape_controls(&l.holder),
                             span(l.expires_at.saturating_sub(now))
                         )
                     })

@@ -307,6 +307,8 @@ fn a_corrupt_store_file_stops_before_anything_is_sent() {
         "garbage that is not SQLite at all, long enough for a header ....",
     )
     .unwrap();
+    // Owner-only, as a store file must be: what is refused is its contents.
+    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let env = env_for(&live.sim.url(), &pair.refresh_token);
     let mut e = pairs(&env);
     let db = db.to_str().unwrap().to_string();

@@ -19,6 +19,7 @@
 
 pub mod holder;
 mod memory;
+pub mod private_fs;
 mod redis;
 mod seal;
 mod secret;

@@ -62,14 +62,22 @@ impl StoreKey {
         }
     }
 
-    /// Reads a key file (the same encodings as [`StoreKey::parse`]).
+    /// Reads a key file (the same encodings as [`StoreKey::parse`]). As
+    /// ssh does for private keys, a file others may read is refused: the
+    /// key opens every sealed token. The path may be a symlink (secret
+    /// volumes are mounted as links); the file it reaches is checked.
     pub fn from_file(path: &std::path::Path) -> Result<StoreKey, KeyError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            KeyError(format!(
-                "cannot read the store key file {}: {e}",
-                path.display()
-            ))
-        })?;
+        use std::io::Read;
+        let what = "the store key file";
+        let mut file = std::fs::File::open(path)
+            .map_err(|e| KeyError(format!("cannot read {what} {}: {e}", path.display())))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| KeyError(format!("cannot read {what} {}: {e}", path.display())))?;
+        crate::private_fs::check_private_file(path, &meta, what).map_err(KeyError)?;
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .map_err(|e| KeyError(format!("cannot read {what} {}: {e}", path.display())))?;
         StoreKey::parse(&text, &format!("the store key file {}", path.display()))
     }
 }
@@ -199,6 +207,12 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("key");
         std::fs::write(&path, format!("{}\n", STANDARD.encode([9u8; 32]))).unwrap();
+        // Written with the usual umask: readable by others, so refused.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = StoreKey::from_file(&path).unwrap_err().0;
+        assert!(e.contains("mode 644") && e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(StoreKey::from_file(&path).unwrap().0, [9; 32]);
         std::fs::write(&path, "too short").unwrap();
         let e = StoreKey::from_file(&path).unwrap_err().0;

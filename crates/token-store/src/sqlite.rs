@@ -8,14 +8,13 @@
 //! crash of the process and of the machine. Leases are rows with an expiry
 //! and a holder (see [`crate::holder`]).
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use crate::private_fs;
 use crate::seal::{Sealer, StoreKey};
 use crate::{
     display_path, holder, new_lease_id, now_ms, FamilyInfo, FamilyKey, LeaseInfo, StoreError,
@@ -88,48 +87,71 @@ fn to_i64(v: u64) -> i64 {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store at `path`. A new directory is
-    /// made 0700 and a new file 0600; an existing file readable by others is
-    /// made 0600.
+    /// Opens (creating if needed) the store at `path`, which must be
+    /// private (see [`crate::private_fs`]): a new directory is made 0700
+    /// and a new file 0600; a symlink, someone else's file or directory, a
+    /// directory others can write or a file others can read is refused
+    /// with what to fix, and never chmod-ed.
     pub fn open(path: &Path, key: Option<StoreKey>) -> Result<SqliteStore, StoreError> {
         let shown = display_path(path);
         let fail = |m: String| StoreError::Unavailable(format!("token store sqlite {shown}: {m}"));
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| fail(format!("cannot create its directory: {e}")))?;
-            }
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        private_fs::ensure_private_dir(dir, "the token store's directory").map_err(fail)?;
+        let created = match private_fs::open_private_file(path, "the token store").map_err(fail)? {
+            private_fs::Opened::Created(_) => true,
+            private_fs::Opened::Existing(_) => false,
+        };
+        // SQLite makes these beside the file (with the file's mode); one
+        // planted there as a link or by someone else would receive tokens.
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            private_fs::check_if_present(Path::new(&side), "the token store's journal")
+                .map_err(fail)?;
         }
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
-                if !meta.is_file() {
-                    return Err(fail("is not a file".into()));
-                }
-                if meta.permissions().mode() & 0o077 != 0 {
-                    // Tokens are as good as a password: owner only.
-                    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-                }
-            }
-            Err(e) => return Err(fail(format!("cannot create the file: {e}"))),
-        }
-        let conn = Connection::open(path).map_err(|e| fail(explain(&e)))?;
+        // NOFOLLOW: the file checked above is the file opened, even if the
+        // path was swapped for a link in between.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fail(explain(&e)))?;
         let store = SqliteStore {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
             sealer: Sealer::new(key),
         };
+        if !created {
+            store.check_is_ours().map_err(fail)?;
+        }
         store.init().map_err(|e| fail(explain(&e)))?;
         Ok(store)
+    }
+
+    /// An existing database is a token store (ours, or empty), never
+    /// another application's, which would get our tables and WAL mode.
+    fn check_is_ours(&self) -> Result<(), String> {
+        let c = self.conn();
+        let foreign: Vec<String> = c
+            .prepare(
+                "SELECT name FROM sqlite_master
+                 WHERE name NOT IN ('families', 'leases') AND name NOT LIKE 'sqlite_%' LIMIT 3",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| explain(&e))?;
+        if foreign.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "is another database (it holds tables {}): give the token store a file of its own",
+                foreign.join(", ")
+            ))
+        }
     }
 
     fn init(&self) -> rusqlite::Result<()> {

@@ -265,6 +265,8 @@ fn a_corrupt_sqlite_file_is_a_clear_error() {
         b"this is not a database, just some text long enough to have a header........",
     )
     .unwrap();
+    // Owner-only, as a store file must be: what is refused is its contents.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let e = match StoreSpec::Sqlite(path.clone()).open(None) {
         Ok(_) => panic!("a corrupt file opened"),
         Err(e) => e.to_string(),

@@ -4,6 +4,7 @@
 
 pub mod auth_cli;
 pub mod bindings;
+pub mod code_cache;
 pub mod descriptor;
 pub mod errors;
 pub mod flow;

@@ -201,7 +201,10 @@ pub fn complete(
         http,
         now_ms,
     )
-    .map_err(|f| f.error)?;
+    // X's error text may echo what it was sent; the code and the verifier
+    // are the host's to mask only if it knows them, and it never sees the
+    // verifier.
+    .map_err(|f| f.error.masking(&[code, &pending.verifier]))?;
     if got.refresh_token.is_none() {
         return Err(ConnectorError::AuthorizationFailed {
             error: "no_refresh_token".into(),

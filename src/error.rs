@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::secret::Secret;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateLimitWindow {
     pub limit: Option<u32>,
@@ -158,7 +160,65 @@ pub enum ConnectorError {
     },
 }
 
+/// What stands in for a secret found in a text from outside.
+pub const MASK: &str = "********";
+
+fn mask_in(text: &mut String, secrets: &[&Secret]) {
+    for s in secrets {
+        let s = s.expose();
+        if !s.is_empty() && text.contains(s) {
+            *text = text.replace(s, MASK);
+        }
+    }
+}
+
+impl Problem {
+    fn mask(&mut self, secrets: &[&Secret]) {
+        for t in [&mut self.title, &mut self.detail, &mut self.problem_type]
+            .into_iter()
+            .flatten()
+        {
+            mask_in(t, secrets);
+        }
+        for item in &mut self.errors {
+            mask_in(&mut item.message, secrets);
+            for t in [&mut item.parameters, &mut item.value]
+                .into_iter()
+                .flatten()
+            {
+                mask_in(t, secrets);
+            }
+        }
+    }
+}
+
 impl ConnectorError {
+    /// The error with `secrets` masked in every text that came from the
+    /// other side (X's descriptions and problem texts).
+    pub fn masking(mut self, secrets: &[&Secret]) -> Self {
+        match &mut self {
+            ConnectorError::RefreshFailed {
+                error, description, ..
+            }
+            | ConnectorError::AuthorizationFailed {
+                error, description, ..
+            } => {
+                mask_in(error, secrets);
+                if let Some(d) = description {
+                    mask_in(d, secrets);
+                }
+            }
+            ConnectorError::Unauthorized(p)
+            | ConnectorError::Forbidden(p)
+            | ConnectorError::NotFound(p)
+            | ConnectorError::Api(p)
+            | ConnectorError::RateLimited { problem: p, .. } => p.mask(secrets),
+            ConnectorError::MalformedResponse(m) => mask_in(m, secrets),
+            _ => {}
+        }
+        self
+    }
+
     pub fn invalid(parameter: impl Into<String>, rule: impl Into<String>) -> Self {
         ConnectorError::InvalidInput {
             parameter: parameter.into(),
@@ -240,3 +300,41 @@ impl fmt::Display for ConnectorError {
 }
 
 impl std::error::Error for ConnectorError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_covers_every_text_from_the_other_side() {
+        let code = Secret::new("the-code-123");
+        let verifier = Secret::new("the-verifier-456");
+        let e = ConnectorError::AuthorizationFailed {
+            error: "bad the-code-123".into(),
+            description: Some("sent the-verifier-456 and the-code-123".into()),
+            status: Some(400),
+            hint: "h".into(),
+        }
+        .masking(&[&code, &verifier]);
+        let text = format!("{e:?}");
+        assert!(
+            !text.contains("the-code-123") && !text.contains("the-verifier-456"),
+            "{text}"
+        );
+        assert!(text.contains("sent ******** and ********"), "{text}");
+        let p = ConnectorError::Api(Problem {
+            detail: Some("echo the-verifier-456".into()),
+            errors: vec![ProblemItem {
+                message: "the-code-123".into(),
+                parameters: None,
+                code: None,
+                problem_type: None,
+                parameter: None,
+                value: Some("the-code-123".into()),
+            }],
+            ..Problem::default()
+        })
+        .masking(&[&code, &verifier]);
+        assert!(!format!("{p:?}").contains("the-"), "{p:?}");
+    }
+}

@@ -12,19 +12,22 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use token_store::{FamilyKey, TokenStore};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bindings::exports::wso2::twitter::connector as wit;
 use crate::bindings::wso2::twitter::types::ConnectorError;
 use crate::errors;
+use crate::flow::listener::{self, AcceptBackoff, ServerLimits};
+use crate::flow::redact::Redactor;
 use crate::runtime::{CallError, LoadedConnector, Runtime};
 use crate::secret::Secret;
 
@@ -68,54 +71,110 @@ fn page(title: &str, text: &str) -> String {
     )
 }
 
-/// Serves `GET /callback` on `listener` until one arrives; other paths get 404.
-async fn callback_server(listener: tokio::net::TcpListener, tx: mpsc::Sender<Callback>) {
+/// The callback server's limits: one browser talks to it, so a few
+/// connections are plenty, and a request head gets the same clock as
+/// `serve`'s.
+fn callback_limits() -> ServerLimits {
+    ServerLimits {
+        max_connections: 16,
+        ..ServerLimits::default()
+    }
+}
+
+/// Serves `GET /callback` on `listener`. Only a request carrying this
+/// login's `state` reaches the login (`tx`); anything else (another path, a
+/// forged or stale `state`, none) is answered and ignored, so a page the user
+/// happens to visit cannot end or fail the login. Accept errors back off, a
+/// slow request head is cut, and connections are capped, as under `serve`.
+async fn callback_server(
+    listener: tokio::net::TcpListener,
+    state: String,
+    tx: mpsc::Sender<Callback>,
+) {
+    let limits = callback_limits();
+    let slots = listener::connection_slots(&limits);
+    let mut backoff = AcceptBackoff::new();
+    let state = Arc::new(state);
+    let ignored = Arc::new(AtomicU32::new(0));
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let stream = listener::accept(&listener, &mut backoff).await;
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            listener::refuse_busy(stream, limits.max_connections);
             continue;
         };
-        let tx = tx.clone();
+        let (io, activity) = listener::watch(stream);
+        let (tx, state, ignored, seen) =
+            (tx.clone(), state.clone(), ignored.clone(), activity.clone());
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (tx, state, ignored, seen) =
+                (tx.clone(), state.clone(), ignored.clone(), seen.clone());
+            async move {
+                seen.request_started();
+                let (status, body) = answer_callback(req.uri(), &state, &tx, &ignored).await;
+                seen.request_done();
+                let resp = hyper::Response::builder()
+                    .status(status)
+                    .header("content-type", "text/html; charset=utf-8")
+                    .header("cache-control", "no-store")
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap_or_default();
+                Ok::<_, Infallible>(resp)
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .max_buf_size(16 * 1024)
+            .serve_connection(io, service);
+        let limits = limits.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let tx = tx.clone();
-                async move {
-                    let (status, body) = if req.uri().path() == "/callback" {
-                        let params: HashMap<String, String> = req
-                            .uri()
-                            .query()
-                            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-                            .unwrap_or_default();
-                        let (reply, answer) = oneshot::channel();
-                        if tx.send(Callback { params, reply }).await.is_err() {
-                            (
-                                410,
-                                page(
-                                    "Login finished",
-                                    "This login is already over; you can close this window.",
-                                ),
-                            )
-                        } else {
-                            answer
-                                .await
-                                .unwrap_or((500, page("Login failed", "see the terminal")))
-                        }
-                    } else {
-                        (404, page("Not found", "the login callback is /callback"))
-                    };
-                    let resp = hyper::Response::builder()
-                        .status(status)
-                        .header("content-type", "text/html; charset=utf-8")
-                        .header("cache-control", "no-store")
-                        .body(Full::new(Bytes::from(body)))
-                        .unwrap_or_default();
-                    Ok::<_, Infallible>(resp)
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _slot = slot;
+            tokio::select! {
+                _ = conn => {}
+                _ = listener::watchdog(activity, limits) => {}
+            }
         });
     }
+}
+
+async fn answer_callback(
+    uri: &hyper::Uri,
+    state: &str,
+    tx: &mpsc::Sender<Callback>,
+    ignored: &AtomicU32,
+) -> (u16, String) {
+    if uri.path() != "/callback" {
+        return (404, page("Not found", "the login callback is /callback"));
+    }
+    let params: HashMap<String, String> = uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    // `state` first: until it matches, nothing else in the request
+    // (`error`, `code`) is read.
+    if params.get("state").map(String::as_str) != Some(state) {
+        if ignored.fetch_add(1, Ordering::Relaxed) == 0 {
+            eprintln!("(ignored a request to the callback that does not carry this login's state; still waiting)");
+        }
+        return (
+            400,
+            page(
+                "Not this login",
+                "This request does not carry the state of the login that is waiting, so it was ignored. If you just authorized the app, start the login again and use the URL it prints.",
+            ),
+        );
+    }
+    let (reply, answer) = oneshot::channel();
+    if tx.send(Callback { params, reply }).await.is_err() {
+        return (
+            410,
+            page(
+                "Login finished",
+                "This login is already over; you can close this window.",
+            ),
+        );
+    }
+    answer
+        .await
+        .unwrap_or((500, page("Login failed", "see the terminal")))
 }
 
 fn explain(e: CallError, connection: &str) -> anyhow::Error {
@@ -213,7 +272,7 @@ pub async fn login(
         opts.wait.as_secs()
     );
     let (tx, mut rx) = mpsc::channel(1);
-    let server = tokio::spawn(callback_server(listener, tx));
+    let server = tokio::spawn(callback_server(listener, request.state.clone(), tx));
     let callback = tokio::select! {
         c = rx.recv() => c,
         _ = tokio::time::sleep(opts.wait) => None,
@@ -230,6 +289,13 @@ pub async fn login(
         );
     };
     let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
+    // X's error text may echo the code (the component masks the verifier,
+    // which only it knows) or the client secret.
+    let redactor = Redactor::default();
+    redactor.add(get("code"));
+    if let Some(secret) = &opts.client_secret {
+        redactor.add_client_credentials(&opts.client_id, secret.expose());
+    }
     let outcome = if !get("error").is_empty() {
         let error = get("error");
         Err(if error == "access_denied" {
@@ -260,12 +326,15 @@ pub async fn login(
                 "The app is authorized. You can close this window and go back to the terminal.",
             ),
         ),
-        Err(e) => (400, page("Authorization failed", &e.to_string())),
+        Err(e) => (
+            400,
+            page("Authorization failed", &redactor.output(&e.to_string())),
+        ),
     });
     // Let the page reach the browser before the server goes.
     tokio::time::sleep(Duration::from_millis(50)).await;
     server.abort();
-    outcome?;
+    outcome.map_err(|e| anyhow!("{}", redactor.log_line(&format!("{e:#}"))))?;
     let me = instance
         .get_me(&wit::GetMeRequest {
             expansions: vec![],

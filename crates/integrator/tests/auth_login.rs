@@ -268,24 +268,209 @@ fn login_then_a_flow_without_tokens_then_a_refresh_then_revoke() {
     );
 }
 
+/// A request to the callback without this login's `state` (a forged
+/// denial, a stale or forged state, none at all: one `<img>` on any page
+/// the user visits can send one) is answered and ignored; the login goes
+/// on and the real callback still completes it.
 #[test]
-fn a_wrong_state_is_refused_and_nothing_is_stored() {
+fn callbacks_without_this_login_s_state_are_ignored() {
     let s = setup();
     let login = Login::start(&s.live.sim.url(), s.port, &s.store, &[]);
     let url = login.url();
+    let callback = format!("http://127.0.0.1:{}/callback", s.port);
+    for forged in [
+        format!("{callback}?error=access_denied&state=forged"),
+        format!("{callback}?error=access_denied"),
+        format!("{callback}?code=abc&state=x"),
+        format!("{callback}?state="),
+        callback.clone(),
+    ] {
+        let (status, _, page) = get(&forged);
+        assert_eq!(status, 400, "{forged}: {page}");
+        assert!(page.contains("Not this login"), "{page}");
+    }
     let (status, page) = consent(&url, |c| {
         let state = query_param(&c, "state");
         c.replace(&format!("state={state}"), "state=forged")
     });
     assert_eq!(status, 400, "{page}");
+    assert_eq!(s.live.sim.stats().code_exchanges, 0, "no code was sent");
+    // Still waiting: the real consent logs in.
+    let (status, page) = consent(&url, |c| c);
+    assert_eq!(status, 200, "{page}");
     let (code, out) = login.finish();
-    assert_eq!(code, 1);
-    assert!(out.contains("state does not match"), "{out}");
-    assert_eq!(
-        s.live.sim.stats().code_exchanges,
-        0,
-        "the code was never sent"
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ignored a request to the callback"), "{out}");
+    assert_eq!(s.live.sim.stats().code_exchanges, 1);
+}
+
+/// X's error text echoing the code and the PKCE verifier it was sent:
+/// neither reaches the page nor the terminal.
+#[test]
+fn a_code_or_verifier_echoed_by_the_token_endpoint_is_masked() {
+    let s = setup();
+    let sent = Arc::new(Mutex::new(String::new()));
+    let seen_body = sent.clone();
+    let echo = Hostile::start(move |seen| {
+        *seen_body.lock().unwrap() = seen.body.clone();
+        let decoded: String = form_urlencoded::parse(seen.body.as_bytes())
+            .map(|(k, v)| format!("{k}={v} "))
+            .collect();
+        json_reply(
+            400,
+            &format!(
+                r#"{{"error":"invalid_request","error_description":{}}}"#,
+                serde_json::to_string(&format!("bad request: {decoded}")).unwrap()
+            ),
+        )
+    });
+    let mut c = integrator();
+    c.args([
+        "auth",
+        "login",
+        "--connection",
+        "X_CONNECTION",
+        "--client-id",
+        "cli-client",
+    ])
+    .args(["--port", &s.port.to_string(), "--api-url", &echo.url()])
+    .args([
+        "--authorize-url",
+        &format!("{}/i/oauth2/authorize", s.live.sim.url()),
+    ])
+    .args(["--no-browser", "--token-store", &s.store, "-vv"]);
+    let login = Login::spawn(c);
+    let (status, page) = consent(&login.url(), |c| c);
+    assert_eq!(status, 400, "{page}");
+    let (code, out) = login.finish();
+    assert_eq!(code, 1, "{out}");
+    let body = sent.lock().unwrap().clone();
+    let field = |k: &str| {
+        form_urlencoded::parse(body.as_bytes())
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no {k} in {body}"))
+    };
+    let (code_value, verifier) = (field("code"), field("code_verifier"));
+    assert!(
+        out.contains("bad request:") && page.contains("bad request:"),
+        "{out}\n{page}"
     );
+    for secret in [&code_value, &verifier] {
+        assert!(
+            !out.contains(secret.as_str()),
+            "{secret} in the terminal:\n{out}"
+        );
+        assert!(
+            !page.contains(secret.as_str()),
+            "{secret} on the page:\n{page}"
+        );
+    }
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+    // utime and stime: fields 14 and 15 of the line, 12 and 13 after `comm`.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Out of descriptors, the callback server backs off instead of spinning;
+/// connections are capped; a request head that trickles in is cut.
+#[test]
+fn the_callback_server_holds_up_against_hostile_clients() {
+    use std::io::{Read, Write};
+    let s = setup();
+    let login = Login::start(&s.live.sim.url(), s.port, &s.store, &[]);
+    let url = login.url();
+    let pid = login.child.id();
+    let addr = format!("127.0.0.1:{}", s.port);
+
+    // The connection cap: 16 idle connections, the 17th is told 503.
+    let held: Vec<_> = (0..16)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = std::net::TcpStream::connect(&addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = extra.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
+    drop(held);
+
+    // Out of descriptors: the soft limit lowered to what is open now, plus
+    // a few (the hard limit stays, so it can be raised back).
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    assert_eq!(
+        unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) },
+        0
+    );
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count() as u64;
+    let limit = libc::rlimit {
+        rlim_cur: open + 2,
+        rlim_max: old.rlim_max,
+    };
+    assert_eq!(
+        unsafe {
+            libc::prlimit(
+                pid as i32,
+                libc::RLIMIT_NOFILE,
+                &limit,
+                std::ptr::null_mut(),
+            )
+        },
+        0
+    );
+    let flood: Vec<_> = (0..10)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(pid) - before;
+    // A spinning accept loop burns ~200 ticks in 2 s; backing off, a few.
+    assert!(
+        used < 40,
+        "{used} ticks of CPU in 2 s while out of descriptors:\n{}",
+        login.text()
+    );
+    drop(flood);
+    assert_eq!(
+        unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &old, std::ptr::null_mut()) },
+        0,
+        "{}",
+        login.text()
+    );
+
+    // A head trickling in, one byte a second, is cut at the header timeout.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let started = Instant::now();
+    let cut = loop {
+        let mut buf = [0u8; 64];
+        if slow.write_all(b"G").is_err() || matches!(slow.read(&mut buf), Ok(0)) {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the slow head was never cut"
+        );
+        std::thread::sleep(Duration::from_millis(900));
+    };
+    assert!(cut >= Duration::from_secs(9), "cut after {cut:?}");
+
+    // And the real callback still logs in.
+    let (status, page) = consent(&url, |c| c);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(login.finish().0, 0);
 }
 
 #[test]

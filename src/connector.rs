@@ -271,7 +271,17 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
                     "contains characters not allowed in an HTTP header",
                 )
             })?;
-        Ok(self.http.send(req, self.conn.timeout)?)
+        let resp = self.http.send(req, self.conn.timeout)?;
+        // Every reader below may build a JSON tree of the body; what that
+        // costs is bounded here, before any of them runs (an answer of tiny
+        // objects costs a hundred times its size as a tree).
+        json_budget::check(resp.body()).map_err(|e| {
+            ConnectorError::MalformedResponse(format!(
+                "X answered HTTP {} with a body the connector will not read: {e}",
+                resp.status().as_u16()
+            ))
+        })?;
+        Ok(resp)
     }
 
     /// One authorized API call: proactive refresh before, one refresh and

@@ -26,8 +26,69 @@ pub struct HostState {
     /// Called with every token value that passes through the store, so the
     /// runtime can keep rotated tokens out of logs and answers too.
     pub on_token: Option<TokenObserver>,
-    pub limits: StoreLimits,
+    pub limits: MemoryLimits,
     pub workers: crate::outgoing::WorkerStock,
+    /// A save of rotated tokens failed and none has succeeded since: the
+    /// guest holds the only copy, so the instance must not be recycled.
+    pub unsaved_tokens: bool,
+}
+
+/// The store's resource limits, remembering how large the guest's linear
+/// memory has grown (wasm memory never shrinks: an instance that once read
+/// a huge answer keeps its pages until it is dropped).
+pub struct MemoryLimits {
+    limits: StoreLimits,
+    grown_to: usize,
+}
+
+impl MemoryLimits {
+    pub fn new(max_memory: usize) -> Self {
+        MemoryLimits {
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(max_memory)
+                .build(),
+            grown_to: 0,
+        }
+    }
+
+    /// The largest linear memory size granted so far, in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.grown_to
+    }
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let granted = self.limits.memory_growing(current, desired, maximum)?;
+        self.grown_to = self.grown_to.max(if granted { desired } else { current });
+        Ok(granted)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 impl WasiView for HostState {
@@ -139,9 +200,11 @@ impl wit::Host for HostState {
         let result = blocking(store, move |s| s.save(&family, expected_version, &tokens)).await;
         match &result {
             Ok(v) => {
+                self.unsaved_tokens = false;
                 tracing::debug!(target: "integrator::tokens", connection, version = v, "saved tokens")
             }
             Err(wit::StoreError::Unavailable(m)) => {
+                self.unsaved_tokens = true;
                 tracing::warn!(target: "integrator::tokens", connection, "saving tokens failed: {m}")
             }
             Err(wit::StoreError::Conflict(v)) => {

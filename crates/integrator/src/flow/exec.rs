@@ -174,11 +174,30 @@ impl Integrator {
                 };
                 tracing::debug!(target: "integrator::flow", operation, connection = %name, "invoke");
                 let result = slot.instance.invoke(operation, &values).await;
+                // A trapped instance is retired, and so is one a large
+                // answer grew for good: the pool makes a fresh one when
+                // needed (its tokens are in the store).
+                tracing::trace!(target: "integrator::pool", connection = %name, memory = slot.instance.memory_bytes(), "called");
+                if matches!(result, Err(CallError::Trap(_))) {
+                    slot.discard();
+                } else if slot.instance.should_recycle() {
+                    tracing::debug!(target: "integrator::pool", connection = %name, bytes = slot.instance.memory_bytes(), "recycling an instance whose memory grew");
+                    slot.discard();
+                } else {
+                    drop(slot);
+                }
                 match result {
                     Ok(meta) => {
                         let body: Value = if meta.body.trim().is_empty() {
                             Value::Null
                         } else {
+                            // What a parse may cost is bounded before it starts.
+                            json_budget::check(meta.body.as_bytes()).map_err(|e| {
+                                malformed_fault(
+                                    pos,
+                                    format!("X answered HTTP {} with a body the runtime will not read: {e}", meta.status),
+                                )
+                            })?;
                             // Too deep for serde_json, or a number like 1e999999:
                             // X's answer cannot be read, and the flow must not
                             // get it as a string instead.
@@ -210,13 +229,7 @@ impl Integrator {
                         }
                         msg.vars.insert(var, result);
                     }
-                    Err(e) => {
-                        if let CallError::Trap(_) = e {
-                            // A trapped instance is retired; the pool makes another.
-                            slot.discard();
-                        }
-                        return Err(connector_fault(pos, &e));
-                    }
+                    Err(e) => return Err(connector_fault(pos, &e)),
                 }
             }
             Mediator::Variable {
@@ -275,7 +288,7 @@ impl Integrator {
                 eprintln!(
                     "[{}] {category:<5} {{LogMediator}} - {}",
                     timestamp(),
-                    self.redactor.redact(&line)
+                    self.redactor.log_line(&line)
                 );
             }
             Mediator::Filter {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::expr::{self, Scope};
+use super::expr::{self, Node, Scope};
 
 pub use super::redact::Redactor;
 
@@ -47,6 +47,16 @@ pub(super) struct MsgScope<'a> {
 }
 
 impl Scope for MsgScope<'_> {
+    fn root_ref(&self, name: &str) -> Option<Node<'_>> {
+        Some(match name {
+            "vars" => Node::Map(&self.msg.vars),
+            "payload" => Node::Value(&self.msg.payload),
+            "properties" | "props" => Node::Map(&self.msg.properties),
+            "headers" => Node::Map(&self.msg.headers),
+            _ => return None,
+        })
+    }
+
     fn root(&self, name: &str) -> Option<Value> {
         Some(match name {
             "vars" => Value::Object(self.msg.vars.clone()),

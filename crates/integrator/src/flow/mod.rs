@@ -7,7 +7,7 @@ mod fault;
 pub mod listener;
 mod message;
 pub mod parse;
-mod redact;
+pub mod redact;
 pub mod server;
 
 use std::path::Path;

@@ -1,7 +1,13 @@
 //! Values never printed or answered: the secrets flows handle, every token
 //! that passes through the token store (rotated ones included), and the
 //! forms a server could echo them in (the Basic header of the client
-//! credentials). One matcher over all of them, rebuilt when one is added.
+//! credentials, the JSON-escaped text). One matcher over all of them,
+//! rebuilt when one is added.
+//!
+//! Everything a flow writes goes through [`Redactor::output`] (the final
+//! payload of `run`, `serve`'s answers and headers) or [`Redactor::log_line`]
+//! (`<log>`, uncaught faults): one place per kind of sink, so no command
+//! can print what another masks.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, RwLock};
@@ -28,6 +34,18 @@ pub struct Redactor(Arc<RwLock<Values>>);
 
 impl Redactor {
     pub fn add(&self, secret: &str) {
+        self.add_one(secret);
+        // Inside JSON text (a payload, an answer) a value with quotes,
+        // backslashes or control characters appears escaped.
+        if let Ok(quoted) = serde_json::to_string(secret) {
+            let inner = &quoted[1..quoted.len() - 1];
+            if inner != secret {
+                self.add_one(inner);
+            }
+        }
+    }
+
+    fn add_one(&self, secret: &str) {
         if secret.len() < MIN_LEN {
             return;
         }
@@ -69,6 +87,19 @@ impl Redactor {
         self.add(&b64.encode(format!("{}:{}", enc(client_id), enc(client_secret))));
     }
 
+    /// Text for a place others read (stdout, an HTTP answer or header):
+    /// every known secret masked.
+    pub fn output(&self, text: &str) -> String {
+        self.redact(text)
+    }
+
+    /// One log line: secrets masked, and control characters escaped so
+    /// data in the line (a request body, X's error text) cannot start a
+    /// forged line or send terminal escape codes.
+    pub fn log_line(&self, text: &str) -> String {
+        escape_controls(&self.redact(text))
+    }
+
     pub fn redact(&self, text: &str) -> String {
         match &self.0.read().unwrap_or_else(|p| p.into_inner()).matcher {
             Some(m) => {
@@ -84,9 +115,39 @@ impl Redactor {
     }
 }
 
+/// `\n`, `\r`, `\t` and every other control character (C0, DEL, C1,
+/// ESC among them) written as an escape, as `{:?}` would, the rest as is.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_cannot_forge_lines_or_escape_codes() {
+        let r = Redactor::default();
+        r.add("quote\"secret\\value");
+        let line = r.log_line("a\nERROR fake\r\u{1b}[31mred\u{9b}x\tquote\"secret\\value");
+        assert_eq!(line, "a\\nERROR fake\\r\\u{1b}[31mred\\u{9b}x\\t********");
+        // The JSON-escaped form of a secret is masked in JSON text too.
+        let json = serde_json::json!({"echo": "quote\"secret\\value"}).to_string();
+        assert_eq!(r.output(&json), r#"{"echo":"********"}"#);
+    }
 
     #[test]
     fn masks_every_value_and_the_basic_header() {

@@ -79,7 +79,7 @@ fn answer(
     for (k, v) in headers {
         match (
             http::HeaderName::from_bytes(k.as_bytes()),
-            http::HeaderValue::from_str(v),
+            http::HeaderValue::from_str(&integrator.redactor.output(v)),
         ) {
             (Ok(name), Ok(value)) => {
                 resp.headers_mut().append(name, value);
@@ -102,7 +102,7 @@ fn answer(
     );
     *resp.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
-    *resp.body_mut() = Full::new(Bytes::from(integrator.redactor.redact(&body_text)));
+    *resp.body_mut() = Full::new(Bytes::from(integrator.redactor.output(&body_text)));
     resp
 }
 
@@ -320,7 +320,7 @@ async fn handle(
             ),
         },
         Err(fault) => {
-            eprintln!("{}", integrator.redactor.redact(&fault.to_string()));
+            eprintln!("{}", integrator.redactor.log_line(&fault.to_string()));
             refuse(
                 &integrator,
                 fault_status(&fault),

@@ -321,16 +321,20 @@ async fn run(cli: Cli) -> ExitCode {
             };
             match integrator.run_sequence(&name, &mut msg).await {
                 Ok(()) => {
+                    // The same redaction as `serve`'s answers: a token X
+                    // echoed into the payload is not printed.
                     println!(
                         "{}",
-                        serde_json::to_string_pretty(&msg.payload).unwrap_or_default()
+                        integrator.redactor.output(
+                            &serde_json::to_string_pretty(&msg.payload).unwrap_or_default()
+                        )
                     );
                     ExitCode::SUCCESS
                 }
                 Err(fault) => {
                     eprintln!(
                         "error: uncaught fault: {}",
-                        integrator.redactor.redact(&fault.to_string())
+                        integrator.redactor.log_line(&fault.to_string())
                     );
                     ExitCode::from(1)
                 }

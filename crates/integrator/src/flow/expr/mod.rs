@@ -11,11 +11,17 @@
 //! Hand-written: Synapse's expression language has no Rust implementation,
 //! and the subset flows need is a small recursive-descent parser.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// What expressions read. Implemented by the flow context.
 pub trait Scope {
     fn root(&self, name: &str) -> Option<Value>;
+    /// A root read in place: a path like `vars.me.payload.data.id` then
+    /// copies only what it reaches, not the whole root (a large answer in
+    /// one variable would otherwise be copied by every expression).
+    fn root_ref(&self, _name: &str) -> Option<Node<'_>> {
+        None
+    }
     /// A secret by name (from the environment); the scope remembers it for redaction.
     fn secret(&self, name: &str) -> Option<String>;
     fn property(&self, name: &str) -> Option<Value>;
@@ -112,7 +118,66 @@ fn loose_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A place in a root, borrowed.
+#[derive(Clone, Copy)]
+pub enum Node<'a> {
+    Map(&'a Map<String, Value>),
+    Value(&'a Value),
+}
+
+impl<'a> Node<'a> {
+    fn field(self, name: &str) -> Option<Node<'a>> {
+        match self {
+            Node::Map(m) | Node::Value(Value::Object(m)) => m.get(name).map(Node::Value),
+            Node::Value(_) => None,
+        }
+    }
+
+    /// The same lookups as `Expr::Index` on a value.
+    fn index(self, i: &Value) -> Option<Node<'a>> {
+        match (self, i) {
+            (Node::Value(Value::Array(a)), _) => {
+                as_f64(i).and_then(|f| a.get(f as usize)).map(Node::Value)
+            }
+            (Node::Map(m) | Node::Value(Value::Object(m)), Value::String(k)) => {
+                m.get(k).map(Node::Value)
+            }
+            _ => None,
+        }
+    }
+
+    fn to_value(self) -> Value {
+        match self {
+            Node::Map(m) => Value::Object(m.clone()),
+            Node::Value(v) => v.clone(),
+        }
+    }
+}
+
+/// A path (`root.a[i].b`) walked by reference: `None` when `e` is not a
+/// path over a root the scope lends, else where it leads (`Some(None)`:
+/// nowhere, i.e. null).
+fn walk<'s>(e: &Expr, scope: &'s dyn Scope) -> Result<Option<Option<Node<'s>>>, String> {
+    Ok(match e {
+        Expr::Root(r) => scope.root_ref(r).map(Some),
+        Expr::Field(base, name) => walk(base, scope)?.map(|n| n.and_then(|n| n.field(name))),
+        Expr::Index(base, idx) => match walk(base, scope)? {
+            None => None,
+            Some(n) => {
+                let i = eval(idx, scope)?;
+                Some(n.and_then(|n| n.index(&i)))
+            }
+        },
+        _ => None,
+    })
+}
+
 pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
+    if matches!(e, Expr::Root(_) | Expr::Field(..) | Expr::Index(..)) {
+        if let Some(found) = walk(e, scope)? {
+            return Ok(found.map(Node::to_value).unwrap_or(Value::Null));
+        }
+    }
     Ok(match e {
         Expr::Lit(v) => v.clone(),
         Expr::Root(r) => scope.root(r).unwrap_or(Value::Null),

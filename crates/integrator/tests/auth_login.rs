@@ -28,6 +28,12 @@ struct Login {
 
 impl Login {
     fn start(sim_url: &str, port: u16, store: &str, extra: &[&str]) -> Login {
+        Login::start_at(sim_url, sim_url, port, store, extra)
+    }
+
+    /// With the token endpoint (`--api-url`) somewhere else than X's
+    /// consent page.
+    fn start_at(api_url: &str, sim_url: &str, port: u16, store: &str, extra: &[&str]) -> Login {
         let mut c = integrator();
         c.args([
             "auth",
@@ -37,7 +43,7 @@ impl Login {
             "--client-id",
             "cli-client",
         ])
-        .args(["--port", &port.to_string(), "--api-url", sim_url])
+        .args(["--port", &port.to_string(), "--api-url", api_url])
         .args(["--authorize-url", &format!("{sim_url}/i/oauth2/authorize")])
         .args(["--no-browser", "--token-store", store, "-vv"])
         .args(extra)
@@ -324,22 +330,7 @@ fn a_code_or_verifier_echoed_by_the_token_endpoint_is_masked() {
             ),
         )
     });
-    let mut c = integrator();
-    c.args([
-        "auth",
-        "login",
-        "--connection",
-        "X_CONNECTION",
-        "--client-id",
-        "cli-client",
-    ])
-    .args(["--port", &s.port.to_string(), "--api-url", &echo.url()])
-    .args([
-        "--authorize-url",
-        &format!("{}/i/oauth2/authorize", s.live.sim.url()),
-    ])
-    .args(["--no-browser", "--token-store", &s.store, "-vv"]);
-    let login = Login::spawn(c);
+    let login = Login::start_at(&echo.url(), &s.live.sim.url(), s.port, &s.store, &[]);
     let (status, page) = consent(&login.url(), |c| c);
     assert_eq!(status, 400, "{page}");
     let (code, out) = login.finish();

@@ -52,18 +52,7 @@ fn check_dir(path: &Path, meta: &Metadata, what: &str) -> Result<(), String> {
     if !meta.is_dir() {
         return Err(refuse(what, path, "is not a directory", "give a directory"));
     }
-    let uid = current_uid();
-    if meta.uid() != uid {
-        return Err(refuse(
-            what,
-            path,
-            &format!(
-                "belongs to user {} (this process runs as {uid})",
-                meta.uid()
-            ),
-            "use a directory of your own",
-        ));
-    }
+    check_owner(path, meta, what, "use a directory of your own")?;
     if meta.mode() & 0o022 != 0 {
         return Err(refuse(
             what,
@@ -76,6 +65,23 @@ fn check_dir(path: &Path, meta: &Metadata, what: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+fn check_owner(path: &Path, meta: &Metadata, what: &str, fix: &str) -> Result<(), String> {
+    let uid = current_uid();
+    if meta.uid() == uid {
+        Ok(())
+    } else {
+        Err(refuse(
+            what,
+            path,
+            &format!(
+                "belongs to user {} (this process runs as {uid})",
+                meta.uid()
+            ),
+            fix,
+        ))
+    }
 }
 
 /// What [`open_private_file`] found.
@@ -149,18 +155,7 @@ pub fn check_private_file(path: &Path, meta: &Metadata, what: &str) -> Result<()
             "give a regular file",
         ));
     }
-    let uid = current_uid();
-    if meta.uid() != uid {
-        return Err(refuse(
-            what,
-            path,
-            &format!(
-                "belongs to user {} (this process runs as {uid})",
-                meta.uid()
-            ),
-            "move it away, or give a file of your own",
-        ));
-    }
+    check_owner(path, meta, what, "move it away, or give a file of your own")?;
     if meta.mode() & 0o077 != 0 {
         return Err(refuse(
             what,

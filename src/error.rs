@@ -96,6 +96,22 @@ pub enum TransportKind {
     Other,
 }
 
+impl TransportKind {
+    /// The WIT case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportKind::Connect => "connect",
+            TransportKind::Dns => "dns",
+            TransportKind::Tls => "tls",
+            TransportKind::Timeout => "timeout",
+            TransportKind::Reset => "reset",
+            TransportKind::Denied => "denied",
+            TransportKind::TooLarge => "too-large",
+            TransportKind::Other => "other",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportError {
     pub kind: TransportKind,
@@ -251,50 +267,68 @@ impl From<TransportError> for ConnectorError {
     }
 }
 
+impl ConnectorError {
+    /// X's own words for the error when X said anything, else the
+    /// component's (WIT `error.message`).
+    pub fn message(&self) -> String {
+        match self {
+            ConnectorError::InvalidInput { parameter, rule } => {
+                format!("invalid parameter `{parameter}`: {rule}")
+            }
+            ConnectorError::NotInitialized => {
+                "the connection is not initialized: call init first".into()
+            }
+            ConnectorError::Unauthorized(p)
+            | ConnectorError::Forbidden(p)
+            | ConnectorError::NotFound(p)
+            | ConnectorError::Api(p)
+            | ConnectorError::RateLimited { problem: p, .. } => p.message(),
+            ConnectorError::Transport(t) => t.cause.clone(),
+            ConnectorError::RefreshFailed {
+                error, description, ..
+            }
+            | ConnectorError::AuthorizationFailed {
+                error, description, ..
+            } => match description {
+                Some(d) => format!("{error}: {d}"),
+                None => error.clone(),
+            },
+            ConnectorError::MalformedResponse(m) => m.clone(),
+            ConnectorError::TokenStore { cause, .. } => cause.clone(),
+        }
+    }
+}
+
+/// One line a person can act on (WIT `error.detail`): what failed, X's
+/// words, and what to do.
 impl fmt::Display for ConnectorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConnectorError::InvalidInput { parameter, rule } => {
-                write!(f, "invalid parameter `{parameter}`: {rule}")
-            }
-            ConnectorError::NotInitialized => {
-                f.write_str("the connection is not initialized: call init first")
-            }
-            ConnectorError::Unauthorized(p) => write!(f, "unauthorized (401): {}", p.message()),
             ConnectorError::Forbidden(p) => write!(f, "forbidden ({}): {}", p.kind, p.message()),
-            ConnectorError::NotFound(p) => write!(f, "not found: {}", p.message()),
-            ConnectorError::RateLimited { limits, .. } => match limits.retry_after {
-                Some(r) => write!(f, "rate limited until {r} (unix seconds)"),
-                None => f.write_str("rate limited"),
+            ConnectorError::Api(p) => {
+                write!(f, "X API error {} ({}): {}", p.status, p.kind, p.message())
+            }
+            ConnectorError::RateLimited { limits, problem } => match limits.retry_after {
+                Some(t) => write!(
+                    f,
+                    "rate limited until {t} (unix seconds): {}",
+                    problem.message()
+                ),
+                None => write!(f, "rate limited: {}", problem.message()),
             },
-            ConnectorError::Api(p) => write!(f, "X API error {}: {}", p.status, p.message()),
-            ConnectorError::Transport(t) => write!(f, "transport error: {t}"),
-            ConnectorError::RefreshFailed {
-                error,
-                description,
-                hint,
-                ..
-            } => {
-                write!(f, "token refresh failed: {error}")?;
-                if let Some(d) = description {
-                    write!(f, " ({d})")?;
-                }
-                write!(f, "; {hint}")
+            ConnectorError::Transport(t) => {
+                write!(f, "transport error ({}): {}", t.kind.as_str(), t.cause)
             }
-            ConnectorError::MalformedResponse(m) => write!(f, "malformed response: {m}"),
-            ConnectorError::TokenStore { cause, .. } => write!(f, "token store: {cause}"),
-            ConnectorError::AuthorizationFailed {
-                error,
-                description,
-                hint,
-                ..
-            } => {
-                write!(f, "authorization failed: {error}")?;
-                if let Some(d) = description {
-                    write!(f, " ({d})")?;
-                }
-                write!(f, "; {hint}")
+            ConnectorError::RefreshFailed { hint, .. } => {
+                write!(f, "token refresh failed: {}; {hint}", self.message())
             }
+            ConnectorError::AuthorizationFailed { hint, .. } => {
+                write!(f, "authorization failed: {}; {hint}", self.message())
+            }
+            ConnectorError::TokenStore { cause, .. } => {
+                write!(f, "token store unavailable: {cause}")
+            }
+            other => write!(f, "{}: {}", other.kind(), other.message()),
         }
     }
 }

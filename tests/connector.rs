@@ -336,14 +336,12 @@ async fn public_and_confidential_clients() {
     cfg.client_id = "confidential".into();
     cfg.client_secret = Some("not-the-secret".into());
     wrong.init(&cfg).await.unwrap();
-    match connector_error(wrong.get_me(&get_me_request()).await.unwrap_err()) {
+    let f = failure(wrong.get_me(&get_me_request()).await.unwrap_err());
+    match &f.error {
         ConnectorError::RefreshFailed(r) => {
             assert_eq!(r.error, "unauthorized_client");
             assert!(r.hint.contains("clientSecret"));
-            let shown = format!(
-                "{r:?} {}",
-                integrator::errors::describe(&ConnectorError::RefreshFailed(r.clone()))
-            );
+            let shown = format!("{r:?} {} {}", f.message, f.detail);
             assert!(!shown.contains("not-the-secret"));
             assert!(!shown.contains(&pair.refresh_token));
         }
@@ -431,7 +429,7 @@ async fn faults_become_typed_errors_and_the_instance_stays_usable() {
         let label = format!("{fault:?}");
         h.sim.push_fault(endpoint::GET_ME, fault);
         let err = connector_error(c.get_me(&get_me_request()).await.unwrap_err());
-        assert_eq!(integrator::errors::kind(&err), kind, "{label}: {err:?}");
+        assert_eq!(kind_name(&err), kind, "{label}: {err:?}");
         if let (Some(want), ConnectorError::Transport(t)) = (transport, &err) {
             assert_eq!(t.kind, want, "{label}: {}", t.cause);
         }

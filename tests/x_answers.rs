@@ -35,11 +35,12 @@ async fn a_free_tier_day_ends_at_the_24_hour_reset_not_the_15_minute_one() {
         let expected = if i < 16 { None } else { day.reset };
         assert_eq!(r.meta.rate_limits.retry_after, expected, "post {i}");
     }
-    let e = connector_error(
+    let f = failure(
         c.create_tweet(&text_tweet("one too many"))
             .await
             .unwrap_err(),
     );
+    let e = f.error.clone();
     let ConnectorError::RateLimited(r) = e.clone() else {
         panic!("{e:?}");
     };
@@ -54,7 +55,7 @@ async fn a_free_tier_day_ends_at_the_24_hour_reset_not_the_15_minute_one() {
     assert_eq!(Some(retry), day.reset.max(r.limits.app_day.unwrap().reset));
     assert!(retry > now() + 23 * 3600, "the 24-hour reset: {retry}");
     assert_ne!(Some(retry), window.reset);
-    let text = integrator::errors::describe(&e);
+    let text = f.detail;
     assert!(text.contains(&retry.to_string()), "{text}");
 }
 
@@ -63,7 +64,8 @@ async fn the_tier_error_names_the_enrollment_needed() {
     let h = Harness::new().await;
     h.sim.forbid_for_tier(endpoint::GET_ME);
     let mut c = h.ready().await;
-    let e = connector_error(c.get_me(&get_me_request()).await.unwrap_err());
+    let f = failure(c.get_me(&get_me_request()).await.unwrap_err());
+    let e = f.error.clone();
     let ConnectorError::Forbidden(p) = &e else {
         panic!("{e:?}");
     };
@@ -77,7 +79,7 @@ async fn the_tier_error_names_the_enrollment_needed() {
         p.required_enrollment.as_deref(),
         Some("Appropriate Level of API Access")
     );
-    let text = integrator::errors::describe(&e);
+    let text = f.detail;
     assert!(
         text.contains("Appropriate Level of API Access") && text.contains("developer.x.com"),
         "{text}"

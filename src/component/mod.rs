@@ -122,6 +122,28 @@ struct Component;
 
 bindings::export!(Component with_types_in bindings);
 
+/// A failed call, behind the WIT `error` resource: the host reads its
+/// texts and details once, through the methods below.
+pub struct Failure(ConnectorError);
+
+fn failed(e: ConnectorError) -> wit::Error {
+    wit::Error::new(Failure(e))
+}
+
+impl wit::GuestError for Failure {
+    fn message(&self) -> String {
+        self.0.message()
+    }
+
+    fn detail(&self) -> String {
+        self.0.to_string()
+    }
+
+    fn details(&self) -> wt::ConnectorError {
+        to_wit_error(self.0.clone())
+    }
+}
+
 // ------------------------------------------------------------ operations
 
 fn with_connection<T>(
@@ -154,41 +176,43 @@ fn get_me(r: &GetMeRequest) -> Result<conn::GetMeResult, ConnectorError> {
 }
 
 impl wit::Guest for Component {
-    fn init(config: wit::ConnectionConfig) -> Result<wit::ConnectionInfo, wt::ConnectorError> {
+    type Error = Failure;
+
+    fn init(config: wit::ConnectionConfig) -> Result<wit::ConnectionInfo, wit::Error> {
         init(params_of(config))
             .map(|(connection_name, api_url)| wit::ConnectionInfo {
                 connection_name,
                 api_url,
             })
-            .map_err(to_wit_error)
+            .map_err(failed)
     }
 
     fn begin_authorization(
         config: wit::ConnectionConfig,
         params: wit::AuthorizationParams,
-    ) -> Result<wit::AuthorizationRequest, wt::ConnectorError> {
-        begin_authorization(config, params).map_err(to_wit_error)
+    ) -> Result<wit::AuthorizationRequest, wit::Error> {
+        begin_authorization(config, params).map_err(failed)
     }
 
     fn complete_authorization(
         code: String,
         state: String,
-    ) -> Result<wit::ConnectionInfo, wt::ConnectorError> {
+    ) -> Result<wit::ConnectionInfo, wit::Error> {
         complete_authorization(code, state)
             .map(|(connection_name, api_url)| wit::ConnectionInfo {
                 connection_name,
                 api_url,
             })
-            .map_err(to_wit_error)
+            .map_err(failed)
     }
 
-    fn revoke_authorization() -> Result<(), wt::ConnectorError> {
-        with_connection(|c| c.revoke()).map_err(to_wit_error)
+    fn revoke_authorization() -> Result<(), wit::Error> {
+        with_connection(|c| c.revoke()).map_err(failed)
     }
 
     fn create_tweet(
         request: wit::CreateTweetRequest,
-    ) -> Result<wit::CreateTweetResult, wt::ConnectorError> {
+    ) -> Result<wit::CreateTweetResult, wit::Error> {
         create_tweet_from_wit(request)
             .and_then(|r| create_tweet(&r))
             .map(|r| wit::CreateTweetResult {
@@ -197,19 +221,19 @@ impl wit::Guest for Component {
                 edit_history_tweet_ids: r.edit_history_tweet_ids,
                 meta: meta(r.meta),
             })
-            .map_err(to_wit_error)
+            .map_err(failed)
     }
 
-    fn delete_tweet(id: String) -> Result<wit::DeleteTweetResult, wt::ConnectorError> {
+    fn delete_tweet(id: String) -> Result<wit::DeleteTweetResult, wit::Error> {
         delete_tweet(&id)
             .map(|r| wit::DeleteTweetResult {
                 deleted: r.deleted,
                 meta: meta(r.meta),
             })
-            .map_err(to_wit_error)
+            .map_err(failed)
     }
 
-    fn get_me(request: wit::GetMeRequest) -> Result<wit::GetMeResult, wt::ConnectorError> {
+    fn get_me(request: wit::GetMeRequest) -> Result<wit::GetMeResult, wit::Error> {
         get_me(&GetMeRequest {
             expansions: request.expansions,
             tweet_fields: request.tweet_fields,
@@ -225,13 +249,13 @@ impl wit::Guest for Component {
             includes: r.includes,
             meta: meta(r.meta),
         })
-        .map_err(to_wit_error)
+        .map_err(failed)
     }
 
     fn invoke(
         operation: String,
         parameters: Vec<(String, String)>,
-    ) -> Result<wt::ResponseMeta, wt::ConnectorError> {
+    ) -> Result<wt::ResponseMeta, wit::Error> {
         let result = wso2::parse(&operation, &parameters).and_then(|op| match op {
             Operation::Init(p) => init(p).map(|(name, url)| ResponseMeta {
                 status: 200,
@@ -244,6 +268,6 @@ impl wit::Guest for Component {
             Operation::DeleteTweet(id) => delete_tweet(&id).map(|r| r.meta),
             Operation::GetMe(r) => get_me(&r).map(|r| r.meta),
         });
-        result.map(meta).map_err(to_wit_error)
+        result.map(meta).map_err(failed)
     }
 }

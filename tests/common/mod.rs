@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use integrator::bindings::exports::wso2::twitter::connector as wit;
 use integrator::bindings::wso2::twitter::types::ConnectorError;
+use integrator::ConnectorFailure;
 use integrator::{CallError, ConnectorInstance, Runtime, RuntimeOptions};
 use token_store::{MemoryStore, TokenStore};
 use x_sim::Simulator;
@@ -104,15 +105,24 @@ pub fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn connector_error(e: CallError) -> ConnectorError {
+/// A connector error as the component sent it: typed details and texts.
+pub fn failure(e: CallError) -> ConnectorFailure {
     match e {
         CallError::Connector(e) => *e,
         CallError::Trap(t) => panic!("the instance trapped: {t}"),
     }
 }
 
+pub fn connector_error(e: CallError) -> ConnectorError {
+    failure(e).error
+}
+
+pub fn kind_name(e: &ConnectorError) -> &'static str {
+    integrator::flow::FaultKind::of(e).as_str()
+}
+
 pub fn kind_of(e: CallError) -> &'static str {
-    integrator::errors::kind(&connector_error(e))
+    kind_name(&connector_error(e))
 }
 
 pub fn get_me_request() -> wit::GetMeRequest {

@@ -25,7 +25,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::bindings::exports::wso2::twitter::connector as wit;
 use crate::bindings::wso2::twitter::types::ConnectorError;
-use crate::errors;
 use crate::flow::listener::{self, AcceptBackoff, ServerLimits};
 use crate::flow::redact::Redactor;
 use crate::runtime::{CallError, LoadedConnector, Runtime};
@@ -177,24 +176,19 @@ async fn answer_callback(
         .unwrap_or((500, page("Login failed", "see the terminal")))
 }
 
+/// The component's own text, with what only this command knows added.
 fn explain(e: CallError, connection: &str) -> anyhow::Error {
     match e {
-        CallError::Connector(err) => match *err {
+        CallError::Connector(failure) => match &failure.error {
             ConnectorError::InvalidInput(i) if i.parameter == "state" => anyhow!(
                 "the callback's state does not match this login ({}): it came from another or an older login; run `integrator auth login` again",
                 i.rule
             ),
-            ConnectorError::AuthorizationFailed(f) => anyhow!(
-                "X refused the authorization: {}{}; {}",
-                f.error,
-                f.description.map(|d| format!(": {d}")).unwrap_or_default(),
-                f.hint
-            ),
-            ConnectorError::TokenStore(f) => anyhow!(
+            ConnectorError::TokenStore(_) => anyhow!(
                 "the new tokens of `{connection}` could not be stored: {}",
-                f.cause
+                failure.message
             ),
-            other => anyhow!("{}", errors::describe(&other)),
+            _ => anyhow!("{}", failure.detail),
         },
         trap => anyhow!("{trap}"),
     }

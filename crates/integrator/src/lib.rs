@@ -6,7 +6,6 @@ pub mod auth_cli;
 pub mod bindings;
 pub mod code_cache;
 pub mod descriptor;
-pub mod errors;
 pub mod flow;
 pub mod host;
 pub mod instance_pool;
@@ -18,5 +17,6 @@ pub mod secret;
 pub mod store_cli;
 
 pub use runtime::{
-    CallError, ConnectorInstance, LoadKind, LoadedConnector, Runtime, RuntimeOptions,
+    CallError, ConnectorFailure, ConnectorInstance, LoadKind, LoadedConnector, Runtime,
+    RuntimeOptions,
 };

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
@@ -351,19 +351,31 @@ pub fn trap_cause(e: &wasmtime::Error) -> String {
     line.chars().take(200).collect()
 }
 
-/// A failure of the host or guest machinery (trap, deadline), as opposed to
-/// a connector error the guest returned.
+/// A connector error, as read from the component's `error` resource: its
+/// texts are the component's own (one vocabulary, rendered once).
+#[derive(Debug, Clone)]
+pub struct ConnectorFailure {
+    /// What failed, typed.
+    pub error: ConnectorError,
+    /// X's own words, else the component's (`ERROR_MESSAGE`).
+    pub message: String,
+    /// One line a person can act on (`ERROR_DETAIL`).
+    pub detail: String,
+}
+
+/// How a call failed: the connector's error, or the host or guest
+/// machinery (trap, deadline).
 #[derive(Debug)]
 pub enum CallError {
     /// Boxed: the guest's error carries X's whole problem.
-    Connector(Box<ConnectorError>),
+    Connector(Box<ConnectorFailure>),
     Trap(String),
 }
 
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CallError::Connector(e) => write!(f, "{}", crate::errors::describe(e)),
+            CallError::Connector(e) => f.write_str(&e.detail),
             CallError::Trap(m) => write!(f, "the connector instance failed: {m}"),
         }
     }
@@ -423,16 +435,37 @@ impl ConnectorInstance {
         Ok(())
     }
 
-    fn after<T>(&mut self, r: wasmtime::Result<Result<T, ConnectorError>>) -> Result<T, CallError> {
-        match r {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(CallError::Connector(Box::new(e))),
+    async fn after<T>(
+        &mut self,
+        r: wasmtime::Result<Result<T, ResourceAny>>,
+    ) -> Result<T, CallError> {
+        let failed = match r {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(handle)) => self.read_failure(handle).await,
+            Err(trap) => Err(trap),
+        };
+        match failed {
+            Ok(failure) => Err(CallError::Connector(Box::new(failure))),
             Err(trap) => {
                 self.poisoned = true;
                 tracing::debug!(target: "integrator::runtime", "the connector instance failed: {trap:?}");
                 Err(CallError::Trap(trap_cause(&trap)))
             }
         }
+    }
+
+    /// Reads a failed call's `error` resource, then drops it.
+    async fn read_failure(&mut self, handle: ResourceAny) -> wasmtime::Result<ConnectorFailure> {
+        let e = self.bindings.wso2_twitter_connector().error();
+        let message = e.call_message(&mut self.store, handle).await?;
+        let detail = e.call_detail(&mut self.store, handle).await?;
+        let error = e.call_details(&mut self.store, handle).await?;
+        handle.resource_drop_async(&mut self.store).await?;
+        Ok(ConnectorFailure {
+            error,
+            message,
+            detail,
+        })
     }
 
     /// Prepares the host side of a connection (allowlist, timeout cap) from
@@ -468,7 +501,7 @@ impl ConnectorInstance {
             .wso2_twitter_connector()
             .call_init(&mut self.store, config)
             .await;
-        self.after(r)
+        self.after(r).await
     }
 
     /// Starts an OAuth 2.0 authorization for `config`'s connection.
@@ -484,7 +517,7 @@ impl ConnectorInstance {
             .wso2_twitter_connector()
             .call_begin_authorization(&mut self.store, config, params)
             .await;
-        self.after(r)
+        self.after(r).await
     }
 
     /// Finishes it with the callback's code and state; the connection is ready after.
@@ -499,7 +532,7 @@ impl ConnectorInstance {
             .wso2_twitter_connector()
             .call_complete_authorization(&mut self.store, code, state)
             .await;
-        self.after(r)
+        self.after(r).await
     }
 
     /// Revokes the initialized connection's refresh token at X.
@@ -510,7 +543,7 @@ impl ConnectorInstance {
             .wso2_twitter_connector()
             .call_revoke_authorization(&mut self.store)
             .await;
-        self.after(r)
+        self.after(r).await
     }
 
     pub async fn create_tweet(
@@ -523,7 +556,7 @@ impl ConnectorInstance {
             .wso2_twitter_connector()
             .call_create_tweet(&mut self.store, request)
             .await;
-        self.after(r)
+        self.after(r).await
     }
 
     pub async fn delete_tweet(&mut self, id: &str) -> Result<wit::DeleteTweetResult, CallError> {
@@ -533,7 +566,7 @@ impl ConnectorInstance {
             .wso2_twitter_connector()
             .call_delete_tweet(&mut self.store, id)
             .await;
-        self.after(r)
+        self.after(r).await
     }
 
     pub async fn get_me(
@@ -546,7 +579,7 @@ impl ConnectorInstance {
             .wso2_twitter_connector()
             .call_get_me(&mut self.store, request)
             .await;
-        self.after(r)
+        self.after(r).await
     }
 
     /// The generic entry point: a WSO2 operation name and its parameters.
@@ -572,7 +605,7 @@ impl ConnectorInstance {
             .wso2_twitter_connector()
             .call_invoke(&mut self.store, operation, parameters)
             .await;
-        self.after(r)
+        self.after(r).await
     }
 }
 

@@ -89,8 +89,11 @@ async fn an_untrusted_certificate_is_a_tls_error() {
     c.init(&config(&sim, &pair.refresh_token)).await.unwrap();
     match c.get_me(&me()).await.unwrap_err() {
         integrator::CallError::Connector(e) => {
-            assert_eq!(integrator::errors::kind(&e), "transport");
-            let d = integrator::errors::describe(&e);
+            assert_eq!(
+                integrator::flow::FaultKind::of(&e.error).as_str(),
+                "transport"
+            );
+            let d = &e.detail;
             assert!(d.contains("(tls)"), "{d}");
         }
         other => panic!("{other}"),

@@ -5,10 +5,10 @@ use serde_json::{json, Map, Value};
 
 use super::connections::{Connections, Sandbox, Slot};
 use super::expr::{self, Template};
-pub use super::fault::Fault;
 use super::fault::{
     connection_fault, connector_fault, flow_fault, malformed_fault, rate_limits_json, set_error,
 };
+pub use super::fault::{Fault, FaultKind};
 pub use super::message::{Message, Redactor};
 use super::message::{MsgScope, MAX_SEQUENCE_DEPTH, MAX_STEPS};
 use super::parse::{Condition, Mediator, Pos, Project, Sequence, VarType};

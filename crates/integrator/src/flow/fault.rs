@@ -6,21 +6,142 @@ use serde_json::{json, Value};
 use super::connections::ConnectionError;
 use super::exec::Message;
 use super::parse::Pos;
-use crate::errors;
+use crate::bindings::wso2::twitter::types::{ConnectorError, TransportKind};
 use crate::runtime::CallError;
+
+/// Every kind of fault a flow can raise: the connector's error kinds (the
+/// WIT `connector-error` cases) and the runtime's own. The one vocabulary
+/// of the host: its name for flows and answers, and its HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    InvalidInput,
+    NotInitialized,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ApiError,
+    Transport,
+    RefreshFailed,
+    AuthorizationFailed,
+    MalformedResponse,
+    TokenStore,
+    /// A connection's instances are all in use and it may not wait.
+    PoolExhausted,
+    /// The flow itself is wrong (an expression, a missing connection).
+    Flow,
+    /// The component instance failed (a trap, its deadline).
+    Trap,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 15] = [
+        FaultKind::InvalidInput,
+        FaultKind::NotInitialized,
+        FaultKind::Unauthorized,
+        FaultKind::Forbidden,
+        FaultKind::NotFound,
+        FaultKind::RateLimited,
+        FaultKind::ApiError,
+        FaultKind::Transport,
+        FaultKind::RefreshFailed,
+        FaultKind::AuthorizationFailed,
+        FaultKind::MalformedResponse,
+        FaultKind::TokenStore,
+        FaultKind::PoolExhausted,
+        FaultKind::Flow,
+        FaultKind::Trap,
+    ];
+
+    pub fn of(e: &ConnectorError) -> FaultKind {
+        match e {
+            ConnectorError::InvalidInput(_) => FaultKind::InvalidInput,
+            ConnectorError::NotInitialized => FaultKind::NotInitialized,
+            ConnectorError::Unauthorized(_) => FaultKind::Unauthorized,
+            ConnectorError::Forbidden(_) => FaultKind::Forbidden,
+            ConnectorError::NotFound(_) => FaultKind::NotFound,
+            ConnectorError::RateLimited(_) => FaultKind::RateLimited,
+            ConnectorError::ApiError(_) => FaultKind::ApiError,
+            ConnectorError::Transport(_) => FaultKind::Transport,
+            ConnectorError::RefreshFailed(_) => FaultKind::RefreshFailed,
+            ConnectorError::AuthorizationFailed(_) => FaultKind::AuthorizationFailed,
+            ConnectorError::MalformedResponse(_) => FaultKind::MalformedResponse,
+            ConnectorError::TokenStore(_) => FaultKind::TokenStore,
+        }
+    }
+
+    /// `ERROR_CODE` and `kind` in answers: the WIT case names, and the
+    /// runtime's own.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::InvalidInput => "invalid-input",
+            FaultKind::NotInitialized => "not-initialized",
+            FaultKind::Unauthorized => "unauthorized",
+            FaultKind::Forbidden => "forbidden",
+            FaultKind::NotFound => "not-found",
+            FaultKind::RateLimited => "rate-limited",
+            FaultKind::ApiError => "api-error",
+            FaultKind::Transport => "transport",
+            FaultKind::RefreshFailed => "refresh-failed",
+            FaultKind::AuthorizationFailed => "authorization-failed",
+            FaultKind::MalformedResponse => "malformed-response",
+            FaultKind::TokenStore => "token-store",
+            FaultKind::PoolExhausted => "pool-exhausted",
+            FaultKind::Flow => "flow-error",
+            FaultKind::Trap => "trap",
+        }
+    }
+
+    /// The status `serve` answers an uncaught fault of this kind with, and
+    /// `${vars.error.status}` when X gave none.
+    pub fn http_status(self) -> u16 {
+        match self {
+            FaultKind::InvalidInput => 400,
+            // The service's credentials, not the caller's, are refused.
+            FaultKind::Unauthorized | FaultKind::RefreshFailed | FaultKind::AuthorizationFailed => {
+                401
+            }
+            FaultKind::Forbidden => 403,
+            FaultKind::NotFound => 404,
+            FaultKind::RateLimited => 429,
+            FaultKind::ApiError | FaultKind::Transport | FaultKind::MalformedResponse => 502,
+            // Busy or briefly cut off, not broken: try again.
+            FaultKind::TokenStore | FaultKind::PoolExhausted => 503,
+            FaultKind::NotInitialized | FaultKind::Flow | FaultKind::Trap => 500,
+        }
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn transport_kind(k: TransportKind) -> &'static str {
+    match k {
+        TransportKind::Connect => "connect",
+        TransportKind::Dns => "dns",
+        TransportKind::Tls => "tls",
+        TransportKind::Timeout => "timeout",
+        TransportKind::Reset => "reset",
+        TransportKind::Denied => "denied",
+        TransportKind::TooLarge => "too-large",
+        TransportKind::Other => "other",
+    }
+}
 
 /// A fault raised in a flow: a connector error, or a flow-level failure
 /// (expression error, missing connection).
 #[derive(Debug, Clone)]
 pub struct Fault {
-    /// The connector error kind (`forbidden`, `rate-limited`, ...) or
-    /// `flow-error` / `trap`.
-    pub kind: String,
+    pub kind: FaultKind,
     /// X's own words, or the connector's.
     pub message: String,
     /// One line a person can act on.
     pub detail: String,
-    pub http_status: Option<u16>,
+    /// What X answered, when the fault is X's answer.
+    pub upstream_status: Option<u16>,
     /// Everything known, for `${vars.error}`.
     pub json: Box<Value>,
     /// Boxed with `json`: faults travel in every `Result` of the executor.
@@ -35,14 +156,22 @@ impl std::fmt::Display for Fault {
 
 impl std::error::Error for Fault {}
 
+impl Fault {
+    /// X's status when X answered, else the kind's (`${vars.error.status}`).
+    pub fn status(&self) -> u16 {
+        self.upstream_status
+            .unwrap_or_else(|| self.kind.http_status())
+    }
+}
+
 pub(super) fn flow_fault(pos: &Pos, message: impl Into<String>) -> Fault {
     let message = message.into();
     Fault {
-        kind: "flow-error".into(),
+        kind: FaultKind::Flow,
         detail: message.clone(),
         json: Box::new(json!({"kind": "flow-error", "message": message})),
         message,
-        http_status: None,
+        upstream_status: None,
         pos: Box::new(pos.clone()),
     }
 }
@@ -66,11 +195,11 @@ fn problem_json(p: &crate::bindings::wso2::twitter::types::ApiProblem) -> Value 
 /// X's answer could not be read (the connector error of that name).
 pub(super) fn malformed_fault(pos: &Pos, message: String) -> Fault {
     Fault {
-        kind: "malformed-response".into(),
+        kind: FaultKind::MalformedResponse,
         detail: format!("malformed-response: {message}"),
         json: Box::new(json!({"kind": "malformed-response", "message": message})),
         message,
-        http_status: None,
+        upstream_status: None,
         pos: Box::new(pos.clone()),
     }
 }
@@ -86,21 +215,20 @@ pub(super) fn rate_limits_json(l: &crate::bindings::wso2::twitter::types::RateLi
 }
 
 pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
-    use crate::bindings::wso2::twitter::types::ConnectorError as E;
+    use ConnectorError as E;
     match e {
         CallError::Trap(m) => Fault {
-            kind: "trap".into(),
+            kind: FaultKind::Trap,
             message: m.clone(),
             detail: format!("the connector instance failed: {m}"),
-            http_status: None,
+            upstream_status: None,
             json: Box::new(json!({"kind": "trap", "message": m})),
             pos: Box::new(pos.clone()),
         },
-        CallError::Connector(err) => {
-            let kind = errors::kind(err).to_string();
-            let message = errors::message(err);
-            let mut j = json!({"kind": kind, "message": message, "detail": errors::describe(err)});
-            let status = match err.as_ref() {
+        CallError::Connector(failure) => {
+            let kind = FaultKind::of(&failure.error);
+            let mut j = json!({"kind": kind.as_str(), "message": failure.message, "detail": failure.detail});
+            let upstream = match &failure.error {
                 E::Unauthorized(p) | E::Forbidden(p) | E::NotFound(p) | E::ApiError(p) => {
                     j["problem"] = problem_json(p);
                     Some(p.status)
@@ -117,7 +245,7 @@ pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
                     None
                 }
                 E::Transport(t) => {
-                    j["transport"] = json!(errors::transport_kind(t.kind));
+                    j["transport"] = json!(transport_kind(t.kind));
                     None
                 }
                 E::RefreshFailed(r) | E::AuthorizationFailed(r) => {
@@ -126,16 +254,15 @@ pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
                 }
                 E::TokenStore(f) => {
                     j["unsaved"] = json!(f.unsaved);
-                    // The service cannot act for the account right now.
-                    Some(503)
+                    None
                 }
-                _ => None,
+                E::NotInitialized | E::MalformedResponse(_) => None,
             };
             Fault {
                 kind,
-                detail: errors::describe(err),
-                message,
-                http_status: status,
+                detail: failure.detail.clone(),
+                message: failure.message.clone(),
+                upstream_status: upstream,
                 json: Box::new(j),
                 pos: Box::new(pos.clone()),
             }
@@ -145,51 +272,80 @@ pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
 
 /// A fault for a connection that gave no instance.
 pub(super) fn connection_fault(pos: &Pos, name: &str, e: ConnectionError) -> Fault {
-    let fault = |kind: &str, message: String, status: Option<u16>, extra: Value| Fault {
-        kind: kind.into(),
+    let fault = |kind: FaultKind, message: String, extra: Value| Fault {
+        kind,
         detail: message.clone(),
         json: Box::new({
-            let mut j = json!({"kind": kind, "message": message, "connection": name});
+            let mut j = json!({"kind": kind.as_str(), "message": message, "connection": name});
             if let (Some(o), Value::Object(x)) = (j.as_object_mut(), extra) {
                 o.extend(x);
             }
             j
         }),
         message,
-        http_status: status,
+        upstream_status: None,
         pos: Box::new(pos.clone()),
     };
     match e {
         ConnectionError::Unknown => fault(
-            "flow-error",
+            FaultKind::Flow,
             format!("connection `{name}` is not initialized"),
-            None,
             json!({}),
         ),
         ConnectionError::Pool(p) => fault(
-            "invalid-input",
+            FaultKind::InvalidInput,
             format!("invalid parameter `{}`: {}", p.parameter, p.rule),
-            None,
             json!({"parameter": p.parameter, "rule": p.rule}),
         ),
-        // The service is busy, not broken: 503, as HTTP says.
-        ConnectionError::Exhausted(m) => fault("pool-exhausted", m, Some(503), json!({})),
-        ConnectionError::Instantiate(m) => fault("trap", m, None, json!({})),
+        ConnectionError::Exhausted(m) => fault(FaultKind::PoolExhausted, m, json!({})),
+        ConnectionError::Instantiate(m) => fault(FaultKind::Trap, m, json!({})),
         ConnectionError::Init(e) => connector_fault(pos, &e),
     }
 }
 
 pub(super) fn set_error(msg: &mut Message, fault: &Fault) {
     msg.properties
-        .insert("ERROR_CODE".into(), json!(fault.kind));
+        .insert("ERROR_CODE".into(), json!(fault.kind.as_str()));
     msg.properties
         .insert("ERROR_MESSAGE".into(), json!(fault.message));
     msg.properties
         .insert("ERROR_DETAIL".into(), json!(fault.detail));
     let mut e = (*fault.json).clone();
     e["location"] = json!(fault.pos.to_string());
-    if let Some(s) = fault.http_status {
-        e["status"] = json!(s);
-    }
+    e["status"] = json!(fault.status());
     msg.vars.insert("error".into(), e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one map from a kind to the status `serve` answers it with when
+    /// nothing catches it, and `${vars.error.status}` holds when X gave
+    /// none: every kind pinned.
+    #[test]
+    fn every_kind_has_one_name_and_one_status() {
+        let expected = [
+            ("invalid-input", 400),
+            ("not-initialized", 500),
+            ("unauthorized", 401),
+            ("forbidden", 403),
+            ("not-found", 404),
+            ("rate-limited", 429),
+            ("api-error", 502),
+            ("transport", 502),
+            ("refresh-failed", 401),
+            ("authorization-failed", 401),
+            ("malformed-response", 502),
+            ("token-store", 503),
+            ("pool-exhausted", 503),
+            ("flow-error", 500),
+            ("trap", 500),
+        ];
+        let got: Vec<(&str, u16)> = FaultKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.http_status()))
+            .collect();
+        assert_eq!(got, expected);
+    }
 }

@@ -13,7 +13,7 @@ pub mod server;
 use std::path::Path;
 
 pub use connections::Sandbox;
-pub use exec::{Fault, Integrator, Message};
+pub use exec::{Fault, FaultKind, Integrator, Message};
 pub use parse::{FlowError, Project};
 
 use crate::descriptor::Descriptor;

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::exec::{Fault, Integrator, Message};
+use super::exec::{Integrator, Message};
 use super::listener::{self, AcceptBackoff, ServerLimits, Verdict};
 use super::parse::Resource;
 
@@ -160,19 +160,6 @@ async fn read_body(
         buf.extend_from_slice(data);
     }
     Ok((buf.freeze(), held))
-}
-
-/// The HTTP status an uncaught fault answers with.
-fn fault_status(f: &Fault) -> u16 {
-    match f.kind.as_str() {
-        "invalid-input" => 400,
-        "unauthorized" | "refresh-failed" => 401,
-        "forbidden" => 403,
-        "not-found" => 404,
-        "rate-limited" => 429,
-        "transport" | "malformed-response" | "api-error" => 502,
-        _ => 500,
-    }
 }
 
 fn find<'a>(
@@ -323,8 +310,8 @@ async fn handle(
             eprintln!("{}", integrator.redactor.log_line(&fault.to_string()));
             refuse(
                 &integrator,
-                fault_status(&fault),
-                &fault.kind,
+                fault.kind.http_status(),
+                fault.kind.as_str(),
                 &fault.message,
                 false,
             )

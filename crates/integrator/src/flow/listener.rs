@@ -23,7 +23,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore};
 
-/// The limits of `serve` toward its clients (see the README's guard rails).
+/// The limits of `serve` toward its clients (see docs/reliability.md).
 #[derive(Debug, Clone)]
 pub struct ServerLimits {
     /// A request's head must arrive within this, from its first byte.

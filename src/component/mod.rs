@@ -77,6 +77,7 @@ fn begin_authorization(
     params: wit::AuthorizationParams,
 ) -> Result<wit::AuthorizationRequest, ConnectorError> {
     let (connection, _, _) = config::validate(params_of(config))?;
+    let info = info_of(&connection);
     let (url, pending) = authorize::begin(
         connection,
         &authorize::AuthorizationParams {
@@ -88,10 +89,17 @@ fn begin_authorization(
     )?;
     let state = pending.state().expose().to_string();
     PENDING.with(|p| *p.borrow_mut() = Some(pending));
-    Ok(wit::AuthorizationRequest { url, state })
+    Ok(wit::AuthorizationRequest {
+        url,
+        state,
+        connection: info,
+    })
 }
 
-fn complete_authorization(code: String, state: String) -> Result<(String, String), ConnectorError> {
+fn complete_authorization(
+    code: String,
+    state: String,
+) -> Result<wit::ConnectionInfo, ConnectorError> {
     // A wrong state leaves the pending authorization in place: a forged
     // callback cannot cancel the real one.
     PENDING.with(|p| authorize::check_state(p.borrow().as_ref(), &state))?;
@@ -105,7 +113,7 @@ fn complete_authorization(code: String, state: String) -> Result<(String, String
         SystemClock.now_ms(),
     )?;
     let connection = pending.conn;
-    let info = (connection.name.clone(), connection.api_url.clone());
+    let info = info_of(&connection);
     let (tokens, saved) =
         TokenSource::from_authorization(connection.clone(), got, HostStore, SystemClock);
     CONNECTION.with(|c| *c.borrow_mut() = Some(Connector::new(WasiHttp, connection, tokens)));
@@ -155,10 +163,19 @@ fn with_connection<T>(
     })
 }
 
-fn init(params: ConnectionParams) -> Result<(String, String), ConnectorError> {
+fn info_of(c: &config::Connection) -> wit::ConnectionInfo {
+    wit::ConnectionInfo {
+        connection_name: c.name.clone(),
+        api_url: c.api_url.clone(),
+        api_origin: c.api_origin.clone(),
+        timeout_ms: u32::try_from(c.timeout.as_millis()).unwrap_or(u32::MAX),
+    }
+}
+
+fn init(params: ConnectionParams) -> Result<wit::ConnectionInfo, ConnectorError> {
     let (connection, access, refresh) = config::validate(params)?;
     let tokens = TokenSource::new(connection.clone(), access, refresh, HostStore, SystemClock);
-    let info = (connection.name.clone(), connection.api_url.clone());
+    let info = info_of(&connection);
     CONNECTION.with(|c| *c.borrow_mut() = Some(Connector::new(WasiHttp, connection, tokens)));
     Ok(info)
 }
@@ -179,12 +196,16 @@ impl wit::Guest for Component {
     type Error = Failure;
 
     fn init(config: wit::ConnectionConfig) -> Result<wit::ConnectionInfo, wit::Error> {
-        init(params_of(config))
-            .map(|(connection_name, api_url)| wit::ConnectionInfo {
-                connection_name,
-                api_url,
-            })
-            .map_err(failed)
+        init(params_of(config)).map_err(failed)
+    }
+
+    fn defaults() -> wit::ConnectionDefaults {
+        wit::ConnectionDefaults {
+            connection_name: config::DEFAULT_CONNECTION_NAME.into(),
+            api_url: config::DEFAULT_API_URL.into(),
+            timeout_ms: config::DEFAULT_TIMEOUT_MS,
+            max_timeout_ms: config::MAX_TIMEOUT_MS,
+        }
     }
 
     fn begin_authorization(
@@ -198,12 +219,7 @@ impl wit::Guest for Component {
         code: String,
         state: String,
     ) -> Result<wit::ConnectionInfo, wit::Error> {
-        complete_authorization(code, state)
-            .map(|(connection_name, api_url)| wit::ConnectionInfo {
-                connection_name,
-                api_url,
-            })
-            .map_err(failed)
+        complete_authorization(code, state).map_err(failed)
     }
 
     fn revoke_authorization() -> Result<(), wit::Error> {
@@ -257,11 +273,17 @@ impl wit::Guest for Component {
         parameters: Vec<(String, String)>,
     ) -> Result<wt::ResponseMeta, wit::Error> {
         let result = wso2::parse(&operation, &parameters).and_then(|op| match op {
-            Operation::Init(p) => init(p).map(|(name, url)| ResponseMeta {
+            Operation::Init(p) => init(p).map(|c| ResponseMeta {
                 status: 200,
                 rate_limits: Default::default(),
                 headers: Vec::new(),
-                body: serde_json::json!({ "connectionName": name, "apiUrl": url }).to_string(),
+                body: serde_json::json!({
+                    "connectionName": c.connection_name,
+                    "apiUrl": c.api_url,
+                    "apiOrigin": c.api_origin,
+                    "timeoutMs": c.timeout_ms,
+                })
+                .to_string(),
                 errors: Vec::new(),
             }),
             Operation::CreateTweet(r) => create_tweet(&r).map(|r| r.meta),

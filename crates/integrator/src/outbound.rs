@@ -19,8 +19,6 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 
 use crate::pool::{parts, Pool, PoolError, Release};
 
-/// Upper bound of every timeout, whatever the guest asks for.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 /// Response bodies above this are cut with `HttpResponseBodySize`.
 pub const DEFAULT_MAX_BODY: u64 = 4 << 20;
 
@@ -57,7 +55,8 @@ impl HttpClient {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
-        http.set_connect_timeout(Some(MAX_TIMEOUT));
+        // No connector-wide connect timeout: each request's own (within
+        // its connection's timeout, see `send_request`) applies.
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()

@@ -24,7 +24,7 @@ use crate::bindings::wso2::twitter::types::{ConnectorError, ResponseMeta};
 use crate::bindings::{TwitterConnector, TwitterConnectorPre};
 use crate::code_cache::CodeCache;
 use crate::host::{HostState, MemoryLimits};
-use crate::outbound::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY, MAX_TIMEOUT};
+use crate::outbound::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY};
 
 /// Guest linear memory cap: room for the largest answer the runtime
 /// accepts (`DEFAULT_MAX_BODY`) read a few times over, not for a parse of
@@ -132,6 +132,9 @@ pub struct LoadedConnector {
     pub hash: String,
     pub load_kind: LoadKind,
     pub load_time: Duration,
+    /// What the component's `init` takes for parameters left out, asked
+    /// once by the first instance: the host repeats none of them.
+    defaults: Arc<std::sync::OnceLock<wit::ConnectionDefaults>>,
 }
 
 impl Runtime {
@@ -221,6 +224,7 @@ impl Runtime {
             hash,
             load_kind,
             load_time: started.elapsed(),
+            defaults: Default::default(),
         })
     }
 
@@ -260,10 +264,29 @@ impl Runtime {
         Ok((component, LoadKind::Compiled))
     }
 
+    /// What the component's `init` takes for parameters left out (asked
+    /// once, by the first instance).
+    pub async fn connection_defaults(
+        &self,
+        loaded: &LoadedConnector,
+    ) -> Result<wit::ConnectionDefaults, CallError> {
+        if let Some(d) = loaded.defaults.get() {
+            return Ok(d.clone());
+        }
+        self.instantiate(loaded)
+            .await
+            .map_err(|e| CallError::Trap(format!("{e:#}")))?;
+        loaded
+            .defaults
+            .get()
+            .cloned()
+            .ok_or_else(|| CallError::Trap("the connector gave no defaults".into()))
+    }
+
     /// A fresh instance (no connection yet: call `init`).
     pub async fn instantiate(&self, loaded: &LoadedConnector) -> anyhow::Result<ConnectorInstance> {
         let allow = Allowlist::default();
-        let timeout_cap = Arc::new(RwLock::new(MAX_TIMEOUT));
+        let timeout_cap = Arc::new(RwLock::new(Duration::ZERO));
         let call_deadline = Arc::new(std::sync::Mutex::new(None));
         let state = HostState {
             wasi: WasiCtx::builder().inherit_stderr().build(),
@@ -291,7 +314,22 @@ impl Runtime {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| anyhow!("instantiating the connector: {e}"))?;
+        let defaults = match loaded.defaults.get() {
+            Some(d) => d.clone(),
+            None => {
+                let d = bindings
+                    .wso2_twitter_connector()
+                    .call_defaults(&mut store)
+                    .await
+                    .map_err(|e| anyhow!("asking the connector for its defaults: {e}"))?;
+                loaded.defaults.get_or_init(|| d).clone()
+            }
+        };
+        let max_timeout = Duration::from_millis(u64::from(defaults.max_timeout_ms));
+        *timeout_cap.write().unwrap_or_else(|p| p.into_inner()) =
+            Duration::from_millis(u64::from(defaults.timeout_ms));
         Ok(ConnectorInstance {
+            max_timeout,
             store,
             bindings,
             allow,
@@ -351,6 +389,16 @@ pub fn trap_cause(e: &wasmtime::Error) -> String {
     line.chars().take(200).collect()
 }
 
+/// `invoke("init")`'s body: the WIT `connection-info`, as JSON.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InitAnswer {
+    connection_name: String,
+    api_url: String,
+    api_origin: String,
+    timeout_ms: u32,
+}
+
 /// A connector error, as read from the component's `error` resource: its
 /// texts are the component's own (one vocabulary, rendered once).
 #[derive(Debug, Clone)]
@@ -394,6 +442,8 @@ pub struct ConnectorInstance {
     policy: Option<Vec<String>>,
     /// After a trap the instance is not used again.
     poisoned: bool,
+    /// The longest timeout the component accepts (its `max-timeout-ms`).
+    max_timeout: Duration,
 }
 
 impl ConnectorInstance {
@@ -418,7 +468,7 @@ impl ConnectorInstance {
     /// and for the token store.
     fn call_budget(&self) -> Duration {
         let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
-        (t * 2 + Duration::from_secs(5)).min(MAX_TIMEOUT * 2)
+        (t * 2 + Duration::from_secs(5)).min(self.max_timeout * 2)
     }
 
     fn before_call(&mut self) -> Result<(), CallError> {
@@ -468,40 +518,42 @@ impl ConnectorInstance {
         })
     }
 
-    /// Prepares the host side of a connection (allowlist, timeout cap) from
-    /// its `apiUrl` and `timeout`, before the guest sees them.
-    fn prepare_connection(&mut self, api_url: Option<&str>, timeout_ms: Option<u32>) {
+    /// Before a connection is (re)initialized: nothing reachable (`init`
+    /// sends no request).
+    fn disarm(&mut self) {
         self.allow.clear();
-        let url = api_url
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .unwrap_or("https://api.x.com");
+    }
+
+    /// Arms the host side of a connection (allowlist, timeout cap) from
+    /// what the component validated, within the operator's policy.
+    fn arm(&mut self, info: &wit::ConnectionInfo) {
         let permitted = self
             .policy
             .as_ref()
-            .is_none_or(|policy| crate::outbound::policy_permits(policy, url));
+            .is_none_or(|policy| crate::outbound::policy_permits(policy, &info.api_url));
         if permitted {
-            // An unparsable URL allows nothing; the guest then names the parameter.
-            self.allow.allow_url(url);
+            self.allow.allow_url(&info.api_url);
         } else {
-            tracing::warn!(target: "integrator::guard", "apiUrl {url} is outside the allowed hosts: its requests will be denied");
+            tracing::warn!(target: "integrator::guard", "apiUrl {} is outside the allowed hosts: its requests will be denied", info.api_url);
         }
-        let t = Duration::from_millis(u64::from(timeout_ms.unwrap_or(10_000).max(1)));
-        *self.timeout_cap.write().unwrap_or_else(|p| p.into_inner()) = t.min(MAX_TIMEOUT);
+        let t = Duration::from_millis(u64::from(info.timeout_ms.max(1)));
+        *self.timeout_cap.write().unwrap_or_else(|p| p.into_inner()) = t.min(self.max_timeout);
     }
 
     pub async fn init(
         &mut self,
         config: &wit::ConnectionConfig,
     ) -> Result<wit::ConnectionInfo, CallError> {
-        self.prepare_connection(config.api_url.as_deref(), config.timeout);
+        self.disarm();
         self.before_call()?;
         let r = self
             .bindings
             .wso2_twitter_connector()
             .call_init(&mut self.store, config)
             .await;
-        self.after(r).await
+        let info = self.after(r).await?;
+        self.arm(&info);
+        Ok(info)
     }
 
     /// Starts an OAuth 2.0 authorization for `config`'s connection.
@@ -510,14 +562,16 @@ impl ConnectorInstance {
         config: &wit::ConnectionConfig,
         params: &wit::AuthorizationParams,
     ) -> Result<wit::AuthorizationRequest, CallError> {
-        self.prepare_connection(config.api_url.as_deref(), config.timeout);
+        self.disarm();
         self.before_call()?;
         let r = self
             .bindings
             .wso2_twitter_connector()
             .call_begin_authorization(&mut self.store, config, params)
             .await;
-        self.after(r).await
+        let request = self.after(r).await?;
+        self.arm(&request.connection);
+        Ok(request)
     }
 
     /// Finishes it with the callback's code and state; the connection is ready after.
@@ -588,16 +642,9 @@ impl ConnectorInstance {
         operation: &str,
         parameters: &[(String, String)],
     ) -> Result<ResponseMeta, CallError> {
-        if operation == "init" {
-            let get = |n: &str| {
-                parameters
-                    .iter()
-                    .find(|(k, _)| k == n)
-                    .map(|(_, v)| v.as_str())
-            };
-            let timeout = get("timeout").and_then(|t| t.trim().parse().ok());
-            let url = get("apiUrl").map(str::to_string);
-            self.prepare_connection(url.as_deref(), timeout);
+        let init = operation == "init";
+        if init {
+            self.disarm();
         }
         self.before_call()?;
         let r = self
@@ -605,7 +652,24 @@ impl ConnectorInstance {
             .wso2_twitter_connector()
             .call_invoke(&mut self.store, operation, parameters)
             .await;
-        self.after(r).await
+        let meta = self.after(r).await?;
+        if init {
+            // `init` answers with the validated connection-info as JSON.
+            match serde_json::from_str::<InitAnswer>(&meta.body) {
+                Ok(a) => self.arm(&wit::ConnectionInfo {
+                    connection_name: a.connection_name,
+                    api_url: a.api_url,
+                    api_origin: a.api_origin,
+                    timeout_ms: a.timeout_ms,
+                }),
+                Err(e) => {
+                    return Err(CallError::Trap(format!(
+                        "the connector's init answer is not its connection-info: {e}"
+                    )))
+                }
+            }
+        }
+        Ok(meta)
     }
 }
 

@@ -138,3 +138,54 @@ fn the_descriptor_maps_every_operation_to_an_export() {
         .collect();
     assert_eq!(names, vec!["init", "createTweet", "deleteTweet", "getMe"]);
 }
+
+/// The host repeats none of the connection's defaults and re-reads none of
+/// its parameters: the component says what it fills in, and what `init`
+/// validated (origin, timeout) is what the host arms its guard with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_returns_the_validated_connection_and_the_component_its_defaults() {
+    let sim = Simulator::start().await.unwrap();
+    sim.add_client("pool-client", None);
+    let pair = sim.issue_tokens("pool-client");
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: None,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    let loaded = runtime.load_bytes(&wasm()).unwrap();
+    let d = runtime.connection_defaults(&loaded).await.unwrap();
+    assert_eq!(
+        (
+            d.connection_name.as_str(),
+            d.api_url.as_str(),
+            d.timeout_ms,
+            d.max_timeout_ms
+        ),
+        ("TWITTER_CONNECTION_1", "https://api.x.com", 10_000, 600_000)
+    );
+    let mut c = runtime.instantiate(&loaded).await.unwrap();
+    let mut cfg = config(&sim, &pair.refresh_token);
+    cfg.api_url = Some(format!("{}/", sim.url()));
+    cfg.timeout = Some(2_500);
+    let info = c.init(&cfg).await.unwrap();
+    assert_eq!(info.api_url, sim.url());
+    assert_eq!(info.api_origin, sim.url());
+    assert_eq!(info.timeout_ms, 2_500);
+    c.get_me(&me()).await.unwrap();
+    // Through the flows' entry point too: the same connection-info, as JSON.
+    let meta = c
+        .invoke(
+            "init",
+            &[
+                ("apiUrl".to_string(), sim.url()),
+                ("clientId".to_string(), "pool-client".to_string()),
+                ("connectionName".to_string(), "pool".to_string()),
+            ],
+        )
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&meta.body).unwrap();
+    assert_eq!(body["apiOrigin"], sim.url());
+    assert_eq!(body["timeoutMs"], 10_000);
+    c.get_me(&me()).await.unwrap();
+}

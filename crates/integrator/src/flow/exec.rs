@@ -16,7 +16,6 @@ use crate::descriptor::Descriptor;
 use crate::instance_pool::Pooled;
 use crate::runtime::{CallError, LoadedConnector, Runtime};
 
-pub const DEFAULT_CONNECTION: &str = "TWITTER_CONNECTION_1";
 const SECRET_PARAMS: &[&str] = &["accessToken", "refreshToken", "clientSecret"];
 
 /// Runs the flows of one project with one connector.
@@ -129,7 +128,7 @@ impl Integrator {
         }
         match m {
             Mediator::Init { pos, params } => {
-                let (name, values) = self.init_values(params, msg, pos, None)?;
+                let (name, values) = self.init_values(params, msg, pos, None).await?;
                 // Checked and initialized here; the instance goes back to the pool.
                 drop(self.connection(&name, values, pos).await?);
                 msg.current_connection = Some(name);
@@ -152,8 +151,9 @@ impl Integrator {
                 let (name, mut slot) = match config_key {
                     Some(key) => {
                         let entry = &self.project.local_entries[key];
-                        let (name, init) =
-                            self.init_values(&entry.init, msg, &entry.pos, Some(key))?;
+                        let (name, init) = self
+                            .init_values(&entry.init, msg, &entry.pos, Some(key))
+                            .await?;
                         let slot = self.connection(&name, init, &entry.pos).await?;
                         (name, slot)
                     }
@@ -341,8 +341,8 @@ impl Integrator {
     }
 
     /// Evaluates init parameters; the connection name is `connectionName`,
-    /// else the local entry's key, else the default.
-    fn init_values(
+    /// else the local entry's key, else the component's default.
+    async fn init_values(
         &self,
         params: &[(String, Template)],
         msg: &Message,
@@ -361,13 +361,22 @@ impl Integrator {
             }
             values.push((k.clone(), text));
         }
-        let name = values
+        let given = values
             .iter()
             .find(|(k, _)| k == "connectionName")
             .map(|(_, v)| v.clone())
             .filter(|v| !v.trim().is_empty())
-            .or(key.map(str::to_string))
-            .unwrap_or_else(|| DEFAULT_CONNECTION.to_string());
+            .or(key.map(str::to_string));
+        let name = match given {
+            Some(name) => name,
+            None => {
+                self.runtime
+                    .connection_defaults(&self.loaded)
+                    .await
+                    .map_err(|e| connector_fault(pos, &e))?
+                    .connection_name
+            }
+        };
         if !values.iter().any(|(k, _)| k == "connectionName") {
             values.push(("connectionName".into(), name.clone()));
         }

@@ -314,6 +314,10 @@ fn malformed_flows_are_refused_with_file_line_and_element() {
         ("<sequence name=\"main\">\n  <twitter.getMe configKey=\"NOPE\"/>\n</sequence>", ":2: <twitter.getMe>", "configKey `NOPE`"),
         ("<sequence name=\"main\">\n  <log>\n</sequence>", ":3:", "not well-formed"),
         ("<sequence name=\"main\" onError=\"missing\">\n</sequence>", ":1: <sequence>", "onError names no sequence"),
+        // Names that used to be accepted and then did nothing.
+        ("<sequence name=\"main\">\n  <log><message>${attributes.statusCode}</message></log>\n</sequence>", ":2: <message>", "unknown name `attributes`"),
+        ("<sequence name=\"main\">\n  <property name=\"a\" value=\"b\" scope=\"registry\"/>\n</sequence>", ":2: <property>", "unknown property scope `registry`"),
+        ("<sequence name=\"main\">\n  <log><message>${contain(vars.a, 'b')}</message></log>\n</sequence>", ":2: <message>", "unknown function `contain`"),
     ];
     for (i, (xml, at, message)) in cases.iter().enumerate() {
         let f = dir.join(format!("bad{i}.xml"));

@@ -5,6 +5,7 @@ pub mod exec;
 pub mod expr;
 mod fault;
 pub mod listener;
+mod mediate;
 mod message;
 pub mod parse;
 pub mod redact;

@@ -37,7 +37,7 @@ pub enum Expr {
     Not(Box<Expr>),
     Neg(Box<Expr>),
     Bin(Box<Expr>, Op, Box<Expr>),
-    Call(String, Vec<Expr>),
+    Call(Function, Vec<Expr>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,11 +66,39 @@ const ROOTS: &[&str] = &[
     "params",
     "env",
     "secret",
-    "attributes",
 ];
-const FUNCTIONS: &[&str] = &[
-    "exists", "length", "toString", "toUpper", "toLower", "contains", "not",
-];
+
+/// The functions expressions may call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Exists,
+    Length,
+    ToString,
+    ToUpper,
+    ToLower,
+    Contains,
+    Not,
+}
+
+impl Function {
+    const ALL: [(&'static str, Function); 7] = [
+        ("exists", Function::Exists),
+        ("length", Function::Length),
+        ("toString", Function::ToString),
+        ("toUpper", Function::ToUpper),
+        ("toLower", Function::ToLower),
+        ("contains", Function::Contains),
+        ("not", Function::Not),
+    ];
+
+    pub fn named(name: &str) -> Option<Function> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        Self::ALL.iter().map(|(n, _)| *n).collect()
+    }
+}
 
 mod parser;
 mod template;
@@ -259,19 +287,19 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
                 .map(|a| eval(a, scope))
                 .collect::<Result<Vec<_>, _>>()?;
             let arg = |i: usize| vals.get(i).cloned().unwrap_or(Value::Null);
-            match f.as_str() {
-                "exists" => Value::Bool(!arg(0).is_null()),
-                "not" => Value::Bool(!truthy(&arg(0))),
-                "length" => Value::from(match arg(0) {
+            match f {
+                Function::Exists => Value::Bool(!arg(0).is_null()),
+                Function::Not => Value::Bool(!truthy(&arg(0))),
+                Function::Length => Value::from(match arg(0) {
                     Value::Array(a) => a.len(),
                     Value::Object(m) => m.len(),
                     Value::String(s) => s.chars().count(),
                     _ => 0,
                 }),
-                "toString" => Value::String(to_text(&arg(0))),
-                "toUpper" => Value::String(to_text(&arg(0)).to_uppercase()),
-                "toLower" => Value::String(to_text(&arg(0)).to_lowercase()),
-                _ => Value::Bool(match arg(0) {
+                Function::ToString => Value::String(to_text(&arg(0))),
+                Function::ToUpper => Value::String(to_text(&arg(0)).to_uppercase()),
+                Function::ToLower => Value::String(to_text(&arg(0)).to_lowercase()),
+                Function::Contains => Value::Bool(match arg(0) {
                     Value::Array(a) => a.iter().any(|x| loose_eq(x, &arg(1))),
                     other => to_text(&other).contains(&to_text(&arg(1))),
                 }),

@@ -2,7 +2,7 @@
 
 use serde_json::{Number, Value};
 
-use super::{Expr, Op, FUNCTIONS, ROOTS};
+use super::{Expr, Function, Op, ROOTS};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -239,12 +239,12 @@ impl Parser {
                 "false" => Ok((Expr::Lit(Value::Bool(false)), 1)),
                 "null" => Ok((Expr::Lit(Value::Null), 1)),
                 _ if self.peek_sym("(") => {
-                    if !FUNCTIONS.contains(&id.as_str()) {
+                    let Some(function) = Function::named(&id) else {
                         return Err(format!(
                             "unknown function `{id}` (known: {})",
-                            FUNCTIONS.join(", ")
+                            Function::names().join(", ")
                         ));
-                    }
+                    };
                     self.pos += 1;
                     let mut args = Vec::new();
                     let mut depth = 0;
@@ -259,7 +259,7 @@ impl Parser {
                             self.expect(",")?;
                         }
                     }
-                    Ok((Expr::Call(id, args), deeper(depth + 1)?))
+                    Ok((Expr::Call(function, args), deeper(depth + 1)?))
                 }
                 _ if ROOTS.contains(&id.as_str()) => Ok((Expr::Root(id), 1)),
                 _ => Err(format!(

@@ -115,14 +115,14 @@ pub(super) fn mediator(cx: &Ctx, n: Node) -> Result<Mediator, FlowError> {
             });
         }
         let (params, response_variable, overwrite_body) = operation_params(cx, n, operation)?;
-        return Ok(Mediator::Operation {
+        return Ok(Mediator::Operation(OperationCall {
             pos,
             operation: operation.to_string(),
             config_key: n.attribute("configKey").map(str::to_string),
             params,
             response_variable,
             overwrite_body,
-        });
+        }));
     }
     Ok(match tag {
         "variable" => {
@@ -140,11 +140,18 @@ pub(super) fn mediator(cx: &Ctx, n: Node) -> Result<Mediator, FlowError> {
         }
         "property" => {
             let (name, value, remove) = assignment(cx, n)?;
+            let scope = n.attribute("scope").unwrap_or("default");
+            let scope = PropertyScope::parse(scope).ok_or_else(|| {
+                cx.err(
+                    n,
+                    format!("unknown property scope `{scope}` (default, synapse, transport, axis2)"),
+                )
+            })?;
             Mediator::Property {
                 pos,
                 name,
                 value,
-                scope: n.attribute("scope").unwrap_or("default").to_string(),
+                scope,
                 remove,
             }
         }

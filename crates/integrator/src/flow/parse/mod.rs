@@ -47,6 +47,38 @@ pub enum VarType {
     Auto,
 }
 
+/// A connector operation in a flow.
+#[derive(Debug, Clone)]
+pub struct OperationCall {
+    pub pos: Pos,
+    pub operation: String,
+    pub config_key: Option<String>,
+    pub params: Vec<(String, Template)>,
+    pub response_variable: Option<String>,
+    pub overwrite_body: bool,
+}
+
+/// Where a `<property>` goes: the message's own properties (`default`,
+/// Synapse's `synapse`), the transport (a response header under `serve`),
+/// or Axis2's (`HTTP_SC`, read by `serve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PropertyScope {
+    Default,
+    Transport,
+    Axis2,
+}
+
+impl PropertyScope {
+    pub fn parse(s: &str) -> Option<PropertyScope> {
+        match s {
+            "default" | "synapse" => Some(PropertyScope::Default),
+            "transport" => Some(PropertyScope::Transport),
+            "axis2" => Some(PropertyScope::Axis2),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Mediator {
     /// `<twitter.init>` inline: (re)configures its connection and makes it current.
@@ -55,14 +87,7 @@ pub enum Mediator {
         params: Vec<(String, Template)>,
     },
     /// `<twitter.createTweet configKey=..>` and the other operations.
-    Operation {
-        pos: Pos,
-        operation: String,
-        config_key: Option<String>,
-        params: Vec<(String, Template)>,
-        response_variable: Option<String>,
-        overwrite_body: bool,
-    },
+    Operation(OperationCall),
     Variable {
         pos: Pos,
         name: String,
@@ -74,7 +99,7 @@ pub enum Mediator {
         pos: Pos,
         name: String,
         value: Option<Template>,
-        scope: String,
+        scope: PropertyScope,
         remove: bool,
     },
     Log {
@@ -109,7 +134,7 @@ impl Mediator {
     pub fn pos(&self) -> &Pos {
         match self {
             Mediator::Init { pos, .. }
-            | Mediator::Operation { pos, .. }
+            | Mediator::Operation(OperationCall { pos, .. })
             | Mediator::Variable { pos, .. }
             | Mediator::Property { pos, .. }
             | Mediator::Log { pos, .. }
@@ -394,11 +419,11 @@ pub fn check_references(project: &Project) -> Result<(), FlowError> {
     fn walk(project: &Project, body: &[Mediator]) -> Result<(), FlowError> {
         for m in body {
             match m {
-                Mediator::Operation {
+                Mediator::Operation(OperationCall {
                     pos,
                     config_key: Some(k),
                     ..
-                } if !project.local_entries.contains_key(k) => {
+                }) if !project.local_entries.contains_key(k) => {
                     return Err(FlowError {
                         pos: pos.clone(),
                         message: format!("configKey `{k}` names no <localEntry>"),

@@ -25,9 +25,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::bindings::exports::wso2::twitter::connector as wit;
 use crate::bindings::wso2::twitter::types::ConnectorError;
+use crate::engine::{CallError, LoadedConnector, Runtime};
 use crate::flow::listener::{self, AcceptBackoff, ServerLimits};
 use crate::flow::redact::Redactor;
-use crate::runtime::{CallError, LoadedConnector, Runtime};
 use crate::secret::Secret;
 
 pub struct LoginOptions {

@@ -12,6 +12,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::wso2::twitter::token_store as wit;
 use crate::outbound::Outbound;
+use crate::outgoing::{OutgoingView, WorkerStock};
 use crate::secret::Secret;
 
 /// Sees each token value that passes through the store (for redaction).
@@ -27,7 +28,7 @@ pub struct HostState {
     /// runtime can keep rotated tokens out of logs and answers too.
     pub on_token: Option<TokenObserver>,
     pub limits: MemoryLimits,
-    pub workers: crate::outgoing::WorkerStock,
+    pub workers: WorkerStock,
     /// A save of rotated tokens failed and none has succeeded since: the
     /// guest holds the only copy, so the instance must not be recycled.
     pub unsaved_tokens: bool,
@@ -88,6 +89,17 @@ impl wasmtime::ResourceLimiter for MemoryLimits {
 
     fn memories(&self) -> usize {
         self.limits.memories()
+    }
+}
+
+impl HostState {
+    /// The outgoing-handler's view of this state.
+    pub fn outgoing(&mut self) -> OutgoingView<'_> {
+        OutgoingView {
+            table: &mut self.table,
+            outbound: &mut self.outbound,
+            workers: &mut self.workers,
+        }
     }
 }
 

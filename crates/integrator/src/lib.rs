@@ -4,19 +4,18 @@
 
 pub mod auth_cli;
 pub mod bindings;
-pub mod code_cache;
 pub mod descriptor;
+pub mod engine;
 pub mod flow;
 pub mod host;
 pub mod instance_pool;
 pub mod outbound;
 pub mod outgoing;
 pub mod pool;
-pub mod runtime;
 pub mod secret;
 pub mod store_cli;
 
-pub use runtime::{
+pub use engine::{
     CallError, ConnectorFailure, ConnectorInstance, LoadKind, LoadedConnector, Runtime,
     RuntimeOptions,
 };

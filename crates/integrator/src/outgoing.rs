@@ -18,14 +18,14 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use wasmtime::component::Resource;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime_wasi::runtime::AbortOnDropJoinHandle;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Method, Scheme};
 use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
 use wasmtime_wasi_http::{RequestOptions, WasiHttpHooks};
 
 use crate::bindings::wasi::http::outgoing_handler::Host;
-use crate::host::HostState;
+use crate::outbound::Outbound;
 
 /// `Content-Length`, if present and well-formed (RFC 9110: `1*DIGIT`, once).
 /// wasmtime-wasi-http's own check is private; a malformed value must not
@@ -123,7 +123,23 @@ fn to_hyper(
     Ok((request, has_body))
 }
 
-impl Host for HostState {
+/// What `handle` works on: a view of the instance's state, as
+/// wasmtime-wasi-http's `WasiHttpCtxView` is (so this module does not
+/// depend on the state that holds it).
+pub struct OutgoingView<'a> {
+    pub table: &'a mut ResourceTable,
+    pub outbound: &'a mut Outbound,
+    pub workers: &'a mut WorkerStock,
+}
+
+/// The `HasData` of the outgoing-handler import, for the linker.
+pub struct Outgoing;
+
+impl wasmtime::component::HasData for Outgoing {
+    type Data<'a> = OutgoingView<'a>;
+}
+
+impl Host for OutgoingView<'_> {
     async fn handle(
         &mut self,
         request: Resource<HostOutgoingRequest>,
@@ -135,7 +151,7 @@ impl Host for HostState {
             None => None,
         };
         let request = self.table.delete(request)?;
-        let (request, has_body) = match to_hyper(request, &mut self.outbound) {
+        let (request, has_body) = match to_hyper(request, self.outbound) {
             Ok(r) => r,
             Err(code) => return Ok(Err(code)),
         };

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
+use crate::engine::{CallError, ConnectorInstance, LoadedConnector, Runtime};
 use crate::instance_pool::{
     CheckoutError, InstancePool, InvalidPoolParameter, PoolConfig, Pooled, POOL_PARAMETERS,
 };
-use crate::runtime::{CallError, ConnectorInstance, LoadedConnector, Runtime};
 
 /// One pooled instance and the parameters it was initialized with.
 pub struct Slot {

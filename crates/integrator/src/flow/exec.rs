@@ -11,8 +11,8 @@ pub use super::message::{Message, Redactor};
 use super::message::{MsgScope, MAX_STEPS};
 use super::parse::{Mediator, Pos, Project, Sequence};
 use crate::descriptor::Descriptor;
+use crate::engine::{LoadedConnector, Runtime};
 use crate::instance_pool::Pooled;
-use crate::runtime::{LoadedConnector, Runtime};
 
 const SECRET_PARAMS: &[&str] = &["accessToken", "refreshToken", "clientSecret"];
 

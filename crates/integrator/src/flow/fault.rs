@@ -4,10 +4,10 @@
 use serde_json::{json, Value};
 
 use super::connections::ConnectionError;
-use super::exec::Message;
+use super::message::Message;
 use super::parse::Pos;
 use crate::bindings::wso2::twitter::types::{ConnectorError, TransportKind};
-use crate::runtime::CallError;
+use crate::engine::CallError;
 
 /// Every kind of fault a flow can raise: the connector's error kinds (the
 /// WIT `connector-error` cases) and the runtime's own. The one vocabulary

@@ -4,13 +4,13 @@ use serde_json::{json, Map, Value};
 
 use super::exec::{Flow, Integrator};
 use super::expr::{self, Template};
+use super::fault::Fault;
 use super::fault::{
     connection_fault, connector_fault, flow_fault, malformed_fault, rate_limits_json,
 };
 use super::message::{Message, MAX_SEQUENCE_DEPTH};
 use super::parse::{Condition, Mediator, OperationCall, Pos, PropertyScope, VarType};
-use super::Fault;
-use crate::runtime::CallError;
+use crate::engine::CallError;
 
 impl Integrator {
     /// `<twitter.init>`: configures its connection (checked and

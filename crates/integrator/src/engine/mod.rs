@@ -1,4 +1,5 @@
-//! Loading the connector component and running its instances.
+//! The engine: loading the connector component (compiled once, cached on
+//! disk) and making instances of it; `instance` runs calls on one.
 //!
 //! One `Engine` and `Linker` per process; the component is compiled once
 //! (and cached on disk, keyed by the component's hash) into an `InstancePre`;
@@ -12,19 +13,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable};
-use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
-};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::{WasiHttp, WasiHttpCtx, WasiHttpView};
 
+pub mod code_cache;
+mod instance;
+
 use crate::bindings::exports::wso2::twitter::connector as wit;
-use crate::bindings::wso2::twitter::types::{ConnectorError, ResponseMeta};
-use crate::bindings::{TwitterConnector, TwitterConnectorPre};
-use crate::code_cache::CodeCache;
+use crate::bindings::TwitterConnectorPre;
 use crate::host::{HostState, MemoryLimits};
 use crate::outbound::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY};
+use code_cache::CodeCache;
+use instance::arm_deadline;
+pub use instance::{trap_cause, CallError, ConnectorFailure, ConnectorInstance};
 
 /// Guest linear memory cap: room for the largest answer the runtime
 /// accepts (`DEFAULT_MAX_BODY`) read a few times over, not for a parse of
@@ -173,9 +176,9 @@ impl Runtime {
             |s| s.http(),
         )
         .map_err(|e| anyhow!("{e}"))?;
-        crate::bindings::wasi::http::outgoing_handler::add_to_linker::<_, HasSelf<_>>(
+        crate::bindings::wasi::http::outgoing_handler::add_to_linker::<_, crate::outgoing::Outgoing>(
             &mut linker,
-            |s| s,
+            HostState::outgoing,
         )
         .map_err(|e| anyhow!("{e}"))?;
         crate::bindings::wso2::twitter::token_store::add_to_linker::<_, HasSelf<_>>(
@@ -357,353 +360,4 @@ pub fn connector_exports(engine: &Engine, component: &Component) -> Vec<String> 
         })
         .flatten()
         .collect()
-}
-
-fn arm_deadline(store: &mut Store<HostState>, budget: Duration) {
-    let deadline = Instant::now() + budget;
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
-            Ok(UpdateDeadline::Interrupt)
-        } else {
-            Ok(UpdateDeadline::Yield(1))
-        }
-    });
-}
-
-/// A short cause for a trap or host failure: the trap code (`wasm trap:
-/// wasm `unreachable` instruction executed`, `interrupt`) or the root
-/// cause's first line. Never the wasm or host backtrace that `{}` of the
-/// error may carry: those go to the debug log only.
-pub fn trap_cause(e: &wasmtime::Error) -> String {
-    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-        return match trap {
-            wasmtime::Trap::Interrupt => {
-                "the call ran past its deadline and was interrupted".to_string()
-            }
-            other => format!("wasm trap: {other}"),
-        };
-    }
-    let root = e.root_cause().to_string();
-    let line = root.lines().next().unwrap_or("").trim();
-    line.chars().take(200).collect()
-}
-
-/// `invoke("init")`'s body: the WIT `connection-info`, as JSON.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InitAnswer {
-    connection_name: String,
-    api_url: String,
-    api_origin: String,
-    timeout_ms: u32,
-}
-
-/// A connector error, as read from the component's `error` resource: its
-/// texts are the component's own (one vocabulary, rendered once).
-#[derive(Debug, Clone)]
-pub struct ConnectorFailure {
-    /// What failed, typed.
-    pub error: ConnectorError,
-    /// X's own words, else the component's (`ERROR_MESSAGE`).
-    pub message: String,
-    /// One line a person can act on (`ERROR_DETAIL`).
-    pub detail: String,
-}
-
-/// How a call failed: the connector's error, or the host or guest
-/// machinery (trap, deadline).
-#[derive(Debug)]
-pub enum CallError {
-    /// Boxed: the guest's error carries X's whole problem.
-    Connector(Box<ConnectorFailure>),
-    Trap(String),
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CallError::Connector(e) => f.write_str(&e.detail),
-            CallError::Trap(m) => write!(f, "the connector instance failed: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for CallError {}
-
-/// One connection's instance. Not `Clone`: calls on one instance are serial.
-pub struct ConnectorInstance {
-    store: Store<HostState>,
-    bindings: TwitterConnector,
-    allow: Allowlist,
-    timeout_cap: Arc<RwLock<Duration>>,
-    /// Shared with the outbound hooks: the current call's HTTP deadline.
-    call_deadline: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
-    policy: Option<Vec<String>>,
-    /// After a trap the instance is not used again.
-    poisoned: bool,
-    /// The longest timeout the component accepts (its `max-timeout-ms`).
-    max_timeout: Duration,
-}
-
-impl ConnectorInstance {
-    /// The guest's linear memory, in bytes (the most it has grown to).
-    pub fn memory_bytes(&self) -> usize {
-        self.store.data().limits.memory_bytes()
-    }
-
-    /// Whether to drop this instance rather than keep it for the next
-    /// call: its memory grew past [`RECYCLE_ABOVE`], and it holds no
-    /// rotated tokens that only it has (a failed save keeps it).
-    pub fn should_recycle(&self) -> bool {
-        self.memory_bytes() > RECYCLE_ABOVE && !self.store.data().unsaved_tokens
-    }
-
-    /// The connection's timeout bounds a whole call's HTTP, refresh and
-    /// replay included, within this margin.
-    const CALL_MARGIN: Duration = Duration::from_millis(500);
-
-    /// The epoch backstop of one call, behind the HTTP deadline: the guest
-    /// also waits for another holder's refresh (bounded by the timeout too)
-    /// and for the token store.
-    fn call_budget(&self) -> Duration {
-        let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
-        (t * 2 + Duration::from_secs(5)).min(self.max_timeout * 2)
-    }
-
-    fn before_call(&mut self) -> Result<(), CallError> {
-        if self.poisoned {
-            return Err(CallError::Trap(
-                "the instance trapped earlier and was retired".into(),
-            ));
-        }
-        let budget = self.call_budget();
-        arm_deadline(&mut self.store, budget);
-        let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
-        *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(tokio::time::Instant::now() + t + Self::CALL_MARGIN);
-        Ok(())
-    }
-
-    async fn after<T>(
-        &mut self,
-        r: wasmtime::Result<Result<T, ResourceAny>>,
-    ) -> Result<T, CallError> {
-        let failed = match r {
-            Ok(Ok(v)) => return Ok(v),
-            Ok(Err(handle)) => self.read_failure(handle).await,
-            Err(trap) => Err(trap),
-        };
-        match failed {
-            Ok(failure) => Err(CallError::Connector(Box::new(failure))),
-            Err(trap) => {
-                self.poisoned = true;
-                tracing::debug!(target: "integrator::runtime", "the connector instance failed: {trap:?}");
-                Err(CallError::Trap(trap_cause(&trap)))
-            }
-        }
-    }
-
-    /// Reads a failed call's `error` resource, then drops it.
-    async fn read_failure(&mut self, handle: ResourceAny) -> wasmtime::Result<ConnectorFailure> {
-        let e = self.bindings.wso2_twitter_connector().error();
-        let message = e.call_message(&mut self.store, handle).await?;
-        let detail = e.call_detail(&mut self.store, handle).await?;
-        let error = e.call_details(&mut self.store, handle).await?;
-        handle.resource_drop_async(&mut self.store).await?;
-        Ok(ConnectorFailure {
-            error,
-            message,
-            detail,
-        })
-    }
-
-    /// Before a connection is (re)initialized: nothing reachable (`init`
-    /// sends no request).
-    fn disarm(&mut self) {
-        self.allow.clear();
-    }
-
-    /// Arms the host side of a connection (allowlist, timeout cap) from
-    /// what the component validated, within the operator's policy.
-    fn arm(&mut self, info: &wit::ConnectionInfo) {
-        let permitted = self
-            .policy
-            .as_ref()
-            .is_none_or(|policy| crate::outbound::policy_permits(policy, &info.api_url));
-        if permitted {
-            self.allow.allow_url(&info.api_url);
-        } else {
-            tracing::warn!(target: "integrator::guard", "apiUrl {} is outside the allowed hosts: its requests will be denied", info.api_url);
-        }
-        let t = Duration::from_millis(u64::from(info.timeout_ms.max(1)));
-        *self.timeout_cap.write().unwrap_or_else(|p| p.into_inner()) = t.min(self.max_timeout);
-    }
-
-    pub async fn init(
-        &mut self,
-        config: &wit::ConnectionConfig,
-    ) -> Result<wit::ConnectionInfo, CallError> {
-        self.disarm();
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_init(&mut self.store, config)
-            .await;
-        let info = self.after(r).await?;
-        self.arm(&info);
-        Ok(info)
-    }
-
-    /// Starts an OAuth 2.0 authorization for `config`'s connection.
-    pub async fn begin_authorization(
-        &mut self,
-        config: &wit::ConnectionConfig,
-        params: &wit::AuthorizationParams,
-    ) -> Result<wit::AuthorizationRequest, CallError> {
-        self.disarm();
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_begin_authorization(&mut self.store, config, params)
-            .await;
-        let request = self.after(r).await?;
-        self.arm(&request.connection);
-        Ok(request)
-    }
-
-    /// Finishes it with the callback's code and state; the connection is ready after.
-    pub async fn complete_authorization(
-        &mut self,
-        code: &str,
-        state: &str,
-    ) -> Result<wit::ConnectionInfo, CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_complete_authorization(&mut self.store, code, state)
-            .await;
-        self.after(r).await
-    }
-
-    /// Revokes the initialized connection's refresh token at X.
-    pub async fn revoke_authorization(&mut self) -> Result<(), CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_revoke_authorization(&mut self.store)
-            .await;
-        self.after(r).await
-    }
-
-    pub async fn create_tweet(
-        &mut self,
-        request: &wit::CreateTweetRequest,
-    ) -> Result<wit::CreateTweetResult, CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_create_tweet(&mut self.store, request)
-            .await;
-        self.after(r).await
-    }
-
-    pub async fn delete_tweet(&mut self, id: &str) -> Result<wit::DeleteTweetResult, CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_delete_tweet(&mut self.store, id)
-            .await;
-        self.after(r).await
-    }
-
-    pub async fn get_me(
-        &mut self,
-        request: &wit::GetMeRequest,
-    ) -> Result<wit::GetMeResult, CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_get_me(&mut self.store, request)
-            .await;
-        self.after(r).await
-    }
-
-    /// The generic entry point: a WSO2 operation name and its parameters.
-    pub async fn invoke(
-        &mut self,
-        operation: &str,
-        parameters: &[(String, String)],
-    ) -> Result<ResponseMeta, CallError> {
-        let init = operation == "init";
-        if init {
-            self.disarm();
-        }
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_invoke(&mut self.store, operation, parameters)
-            .await;
-        let meta = self.after(r).await?;
-        if init {
-            // `init` answers with the validated connection-info as JSON.
-            match serde_json::from_str::<InitAnswer>(&meta.body) {
-                Ok(a) => self.arm(&wit::ConnectionInfo {
-                    connection_name: a.connection_name,
-                    api_url: a.api_url,
-                    api_origin: a.api_origin,
-                    timeout_ms: a.timeout_ms,
-                }),
-                Err(e) => {
-                    return Err(CallError::Trap(format!(
-                        "the connector's init answer is not its connection-info: {e}"
-                    )))
-                }
-            }
-        }
-        Ok(meta)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `(module (func (export "f") unreachable))`, as bytes (no `wat` feature).
-    const UNREACHABLE: &[u8] = &[
-        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-        0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type: func () -> ()
-        0x03, 0x02, 0x01, 0x00, // function 0 has type 0
-        0x07, 0x05, 0x01, 0x01, b'f', 0x00, 0x00, // export "f"
-        0x0a, 0x05, 0x01, 0x03, 0x00, 0x00, 0x0b, // body: unreachable, end
-    ];
-
-    #[test]
-    fn a_trap_answers_with_its_cause_not_a_backtrace() {
-        let engine = Engine::default();
-        let module = wasmtime::Module::new(&engine, UNREACHABLE).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = wasmtime::Instance::new(&mut store, &module, &[]).unwrap();
-        let f = instance.get_typed_func::<(), ()>(&mut store, "f").unwrap();
-        let err = f.call(&mut store, ()).unwrap_err();
-        let full = format!("{err:?}");
-        assert!(
-            full.contains("backtrace"),
-            "the raw error carries one: {full}"
-        );
-        let cause = trap_cause(&err);
-        assert!(cause.contains("unreachable"), "{cause}");
-        assert!(
-            !cause.contains("backtrace") && !cause.contains('\n'),
-            "{cause}"
-        );
-    }
 }

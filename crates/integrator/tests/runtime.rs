@@ -29,6 +29,20 @@ fn config(sim: &Simulator, refresh: &str) -> wit::ConnectionConfig {
     }
 }
 
+/// A client with tokens at `sim`, and a runtime with default options and
+/// no code cache, with the component loaded.
+fn plain_runtime(sim: &Simulator) -> (x_sim::TokenPair, Runtime, integrator::LoadedConnector) {
+    sim.add_client("pool-client", None);
+    let pair = sim.issue_tokens("pool-client");
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: None,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    let loaded = runtime.load_bytes(&wasm()).unwrap();
+    (pair, runtime, loaded)
+}
+
 fn me() -> wit::GetMeRequest {
     wit::GetMeRequest {
         expansions: vec![],
@@ -76,15 +90,8 @@ async fn over_tls_too_with_a_private_root() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_is_a_tls_error() {
     let sim = Simulator::start_tls().await.unwrap();
-    sim.add_client("pool-client", None);
-    let pair = sim.issue_tokens("pool-client");
     // No extra root: the simulator's self-signed certificate is not trusted.
-    let runtime = Runtime::new(RuntimeOptions {
-        cache_dir: None,
-        ..RuntimeOptions::default()
-    })
-    .unwrap();
-    let loaded = runtime.load_bytes(&wasm()).unwrap();
+    let (pair, runtime, loaded) = plain_runtime(&sim);
     let mut c = runtime.instantiate(&loaded).await.unwrap();
     c.init(&config(&sim, &pair.refresh_token)).await.unwrap();
     match c.get_me(&me()).await.unwrap_err() {
@@ -145,14 +152,7 @@ fn the_descriptor_maps_every_operation_to_an_export() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_returns_the_validated_connection_and_the_component_its_defaults() {
     let sim = Simulator::start().await.unwrap();
-    sim.add_client("pool-client", None);
-    let pair = sim.issue_tokens("pool-client");
-    let runtime = Runtime::new(RuntimeOptions {
-        cache_dir: None,
-        ..RuntimeOptions::default()
-    })
-    .unwrap();
-    let loaded = runtime.load_bytes(&wasm()).unwrap();
+    let (pair, runtime, loaded) = plain_runtime(&sim);
     let d = runtime.connection_defaults(&loaded).await.unwrap();
     assert_eq!(
         (

@@ -160,6 +160,20 @@ impl ConnectorInstance {
         }
     }
 
+    /// One call into the component: armed with its deadline, its failure
+    /// read from the `error` resource, a trap retiring the instance.
+    async fn call<T>(
+        &mut self,
+        f: impl AsyncFnOnce(
+            &mut Store<HostState>,
+            &wit::Guest,
+        ) -> wasmtime::Result<Result<T, ResourceAny>>,
+    ) -> Result<T, CallError> {
+        self.before_call()?;
+        let r = f(&mut self.store, self.bindings.wso2_twitter_connector()).await;
+        self.after(r).await
+    }
+
     /// Reads a failed call's `error` resource, then drops it.
     async fn read_failure(&mut self, handle: ResourceAny) -> wasmtime::Result<ConnectorFailure> {
         let e = self.bindings.wso2_twitter_connector().error();
@@ -201,13 +215,9 @@ impl ConnectorInstance {
         config: &wit::ConnectionConfig,
     ) -> Result<wit::ConnectionInfo, CallError> {
         self.disarm();
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_init(&mut self.store, config)
-            .await;
-        let info = self.after(r).await?;
+        let info = self
+            .call(async |store, guest| guest.call_init(store, config).await)
+            .await?;
         self.arm(&info);
         Ok(info)
     }
@@ -219,13 +229,9 @@ impl ConnectorInstance {
         params: &wit::AuthorizationParams,
     ) -> Result<wit::AuthorizationRequest, CallError> {
         self.disarm();
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_begin_authorization(&mut self.store, config, params)
-            .await;
-        let request = self.after(r).await?;
+        let request = self
+            .call(async |store, guest| guest.call_begin_authorization(store, config, params).await)
+            .await?;
         self.arm(&request.connection);
         Ok(request)
     }
@@ -236,60 +242,35 @@ impl ConnectorInstance {
         code: &str,
         state: &str,
     ) -> Result<wit::ConnectionInfo, CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_complete_authorization(&mut self.store, code, state)
-            .await;
-        self.after(r).await
+        self.call(async |store, guest| guest.call_complete_authorization(store, code, state).await)
+            .await
     }
 
     /// Revokes the initialized connection's refresh token at X.
     pub async fn revoke_authorization(&mut self) -> Result<(), CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_revoke_authorization(&mut self.store)
-            .await;
-        self.after(r).await
+        self.call(async |store, guest| guest.call_revoke_authorization(store).await)
+            .await
     }
 
     pub async fn create_tweet(
         &mut self,
         request: &wit::CreateTweetRequest,
     ) -> Result<wit::CreateTweetResult, CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_create_tweet(&mut self.store, request)
-            .await;
-        self.after(r).await
+        self.call(async |store, guest| guest.call_create_tweet(store, request).await)
+            .await
     }
 
     pub async fn delete_tweet(&mut self, id: &str) -> Result<wit::DeleteTweetResult, CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_delete_tweet(&mut self.store, id)
-            .await;
-        self.after(r).await
+        self.call(async |store, guest| guest.call_delete_tweet(store, id).await)
+            .await
     }
 
     pub async fn get_me(
         &mut self,
         request: &wit::GetMeRequest,
     ) -> Result<wit::GetMeResult, CallError> {
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_get_me(&mut self.store, request)
-            .await;
-        self.after(r).await
+        self.call(async |store, guest| guest.call_get_me(store, request).await)
+            .await
     }
 
     /// The generic entry point: a WSO2 operation name and its parameters.
@@ -302,13 +283,9 @@ impl ConnectorInstance {
         if init {
             self.disarm();
         }
-        self.before_call()?;
-        let r = self
-            .bindings
-            .wso2_twitter_connector()
-            .call_invoke(&mut self.store, operation, parameters)
-            .await;
-        let meta = self.after(r).await?;
+        let meta = self
+            .call(async |store, guest| guest.call_invoke(store, operation, parameters).await)
+            .await?;
         if init {
             // `init` answers with the validated connection-info as JSON.
             match serde_json::from_str::<InitAnswer>(&meta.body) {

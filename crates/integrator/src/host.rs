@@ -66,7 +66,9 @@ impl wasmtime::ResourceLimiter for MemoryLimits {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let granted = self.limits.memory_growing(current, desired, maximum)?;
-        self.grown_to = self.grown_to.max(if granted { desired } else { current });
+        if granted {
+            self.grown_to = self.grown_to.max(desired);
+        }
         Ok(granted)
     }
 

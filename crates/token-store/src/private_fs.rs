@@ -108,16 +108,21 @@ pub fn open_private_file(path: &Path, what: &str) -> Result<Opened, String> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(format!("cannot create {what} {}: {e}", path.display())),
     }
-    // Checked before opening (a directory or a FIFO is not opened at all)
-    // and again on what was opened (the path may have been swapped).
+    open_existing(path, what, true).map(Opened::Existing)
+}
+
+/// Opens an existing private file without following a symlink. Checked
+/// before opening (a directory or a FIFO is not opened at all) and again on
+/// what was opened (the path may have been swapped in between).
+pub fn open_existing(path: &Path, what: &str, write: bool) -> Result<File, String> {
     check_if_present(path, what)?;
-    let file = open_nofollow(path, what, true)?;
+    let file = open_nofollow(path, what, write)?;
     check_private_file(path, &file.metadata().map_err(|e| e.to_string())?, what)?;
-    Ok(Opened::Existing(file))
+    Ok(file)
 }
 
 /// Opens an existing file without following a symlink.
-pub fn open_nofollow(path: &Path, what: &str, write: bool) -> Result<File, String> {
+fn open_nofollow(path: &Path, what: &str, write: bool) -> Result<File, String> {
     OpenOptions::new()
         .read(true)
         .write(write)

@@ -24,7 +24,8 @@ pub struct CodeCache {
     digest: PathBuf,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex, as SHA-256 digests are written here and in cache names.
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -39,10 +40,8 @@ impl CodeCache {
     }
 
     fn read_checked(path: &Path) -> Result<Vec<u8>, String> {
-        let mut f = private_fs::open_nofollow(path, WHAT, false)?;
-        let meta = f.metadata().map_err(|e| e.to_string())?;
-        private_fs::check_private_file(path, &meta, WHAT)?;
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        let mut f = private_fs::open_existing(path, WHAT, false)?;
+        let mut bytes = Vec::new();
         f.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
         Ok(bytes)
     }

@@ -209,10 +209,7 @@ impl Runtime {
 
     pub fn load_bytes(&self, wasm: &[u8]) -> anyhow::Result<LoadedConnector> {
         let started = Instant::now();
-        let hash: String = Sha256::digest(wasm)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = code_cache::hex(&Sha256::digest(wasm));
         let (component, load_kind) = self.compile_cached(wasm, &hash)?;
         let exports = connector_exports(&self.engine, &component);
         let pre = self

@@ -164,16 +164,32 @@ impl Fault {
     }
 }
 
-pub(super) fn flow_fault(pos: &Pos, message: impl Into<String>) -> Fault {
-    let message = message.into();
+/// A fault the runtime raises itself (X gave no answer to it): its
+/// `${vars.error}` is the kind, the message and `extra`'s fields.
+fn runtime_fault(
+    kind: FaultKind,
+    pos: &Pos,
+    message: String,
+    detail: String,
+    extra: Value,
+) -> Fault {
+    let mut j = json!({"kind": kind.as_str(), "message": message});
+    if let (Some(o), Value::Object(x)) = (j.as_object_mut(), extra) {
+        o.extend(x);
+    }
     Fault {
-        kind: FaultKind::Flow,
-        detail: message.clone(),
-        json: Box::new(json!({"kind": "flow-error", "message": message})),
+        kind,
+        detail,
+        json: Box::new(j),
         message,
         upstream_status: None,
         pos: Box::new(pos.clone()),
     }
+}
+
+pub(super) fn flow_fault(pos: &Pos, message: impl Into<String>) -> Fault {
+    let message = message.into();
+    runtime_fault(FaultKind::Flow, pos, message.clone(), message, json!({}))
 }
 
 /// X's problem as flows read it in `${vars.error.problem}`.
@@ -194,14 +210,9 @@ fn problem_json(p: &crate::bindings::wso2::twitter::types::ApiProblem) -> Value 
 
 /// X's answer could not be read (the connector error of that name).
 pub(super) fn malformed_fault(pos: &Pos, message: String) -> Fault {
-    Fault {
-        kind: FaultKind::MalformedResponse,
-        detail: format!("malformed-response: {message}"),
-        json: Box::new(json!({"kind": "malformed-response", "message": message})),
-        message,
-        upstream_status: None,
-        pos: Box::new(pos.clone()),
-    }
+    let kind = FaultKind::MalformedResponse;
+    let detail = format!("{kind}: {message}");
+    runtime_fault(kind, pos, message, detail, json!({}))
 }
 
 /// The rate-limit state as flows read it (`window`, `userDay`, `appDay`),
@@ -217,14 +228,13 @@ pub(super) fn rate_limits_json(l: &crate::bindings::wso2::twitter::types::RateLi
 pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
     use ConnectorError as E;
     match e {
-        CallError::Trap(m) => Fault {
-            kind: FaultKind::Trap,
-            message: m.clone(),
-            detail: format!("the connector instance failed: {m}"),
-            upstream_status: None,
-            json: Box::new(json!({"kind": "trap", "message": m})),
-            pos: Box::new(pos.clone()),
-        },
+        CallError::Trap(m) => runtime_fault(
+            FaultKind::Trap,
+            pos,
+            m.clone(),
+            format!("the connector instance failed: {m}"),
+            json!({}),
+        ),
         CallError::Connector(failure) => {
             let kind = FaultKind::of(&failure.error);
             let mut j = json!({"kind": kind.as_str(), "message": failure.message, "detail": failure.detail});
@@ -272,19 +282,9 @@ pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
 
 /// A fault for a connection that gave no instance.
 pub(super) fn connection_fault(pos: &Pos, name: &str, e: ConnectionError) -> Fault {
-    let fault = |kind: FaultKind, message: String, extra: Value| Fault {
-        kind,
-        detail: message.clone(),
-        json: Box::new({
-            let mut j = json!({"kind": kind.as_str(), "message": message, "connection": name});
-            if let (Some(o), Value::Object(x)) = (j.as_object_mut(), extra) {
-                o.extend(x);
-            }
-            j
-        }),
-        message,
-        upstream_status: None,
-        pos: Box::new(pos.clone()),
+    let fault = |kind: FaultKind, message: String, mut extra: Value| {
+        extra["connection"] = json!(name);
+        runtime_fault(kind, pos, message.clone(), message, extra)
     };
     match e {
         ConnectionError::Unknown => fault(

@@ -193,7 +193,7 @@ impl Integrator {
         full: bool,
         message: Option<&Template>,
         props: &[(String, Template)],
-        msg: &mut Message,
+        msg: &Message,
     ) -> Result<Flow, Fault> {
         let mut line = String::new();
         if let Some(t) = message {

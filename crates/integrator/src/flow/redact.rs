@@ -100,7 +100,7 @@ impl Redactor {
         escape_controls(&self.redact(text))
     }
 
-    pub fn redact(&self, text: &str) -> String {
+    fn redact(&self, text: &str) -> String {
         match &self.0.read().unwrap_or_else(|p| p.into_inner()).matcher {
             Some(m) => {
                 let mut out = String::with_capacity(text.len());

@@ -14,7 +14,8 @@
 //! when it misses a URL the count is higher, so we refuse early rather than let
 //! X refuse a post we accepted.
 
-use unicode_normalization::UnicodeNormalization;
+mod nfc;
+
 use unicode_segmentation::UnicodeSegmentation;
 
 pub const MAX_WEIGHTED_LENGTH: usize = 280;
@@ -37,7 +38,7 @@ const BARE_TLDS: &[&str] = &[
 
 /// The weighted length in X's units (what must be ≤ 280).
 pub fn weighted_length(text: &str) -> usize {
-    let text: String = text.nfc().collect();
+    let text = nfc::nfc(text);
     let mut total = 0usize;
     for word in word_spans(&text) {
         // Opening punctuation before a URL is text: `(https://a.io/x)`.

@@ -13,7 +13,7 @@ use oauth2::{
 };
 
 use crate::config::{self, Connection};
-use crate::error::ConnectorError;
+use crate::error::{ConnectorError, OAuthFailure, OAuthReason, OAuthRequest};
 use crate::http::HttpClient;
 use crate::secret::Secret;
 use crate::token::endpoint::{self, Obtained};
@@ -206,15 +206,17 @@ pub fn complete(
     // verifier.
     .map_err(|f| f.error.masking(&[code, &pending.verifier]))?;
     if got.refresh_token.is_none() {
-        return Err(ConnectorError::AuthorizationFailed {
-            error: "no_refresh_token".into(),
+        return Err(ConnectorError::OAuth(OAuthFailure {
             description: Some(format!(
                 "X gave no refresh token: offline.access was not granted (granted: {})",
                 got.scope.as_deref().unwrap_or("not said")
             )),
-            status: None,
-            hint: "approve every scope on X's consent page, and check that the app may ask for offline.access; then start the authorization again".into(),
-        });
+            ..OAuthFailure::own(
+                OAuthRequest::AuthorizationCode,
+                OAuthReason::NoRefreshToken,
+                "approve every scope on X's consent page, and check that the app may ask for offline.access; then start the authorization again",
+            )
+        }));
     }
     Ok(got)
 }

@@ -8,7 +8,8 @@ use crate::secret::Secret;
 pub struct RateLimitWindow {
     pub limit: Option<u32>,
     pub remaining: Option<u32>,
-    pub reset: Option<u64>,
+    /// Unix seconds, as X sends it.
+    pub reset_at_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,7 +21,8 @@ pub struct RateLimits {
     /// `x-app-limit-24hour-*`.
     pub app_day: Option<RateLimitWindow>,
     /// When a call can succeed again (see [`RateLimits::retry_after_of`]).
-    pub retry_after: Option<u64>,
+    /// Unix seconds.
+    pub retry_after_s: Option<u64>,
 }
 
 impl RateLimits {
@@ -32,7 +34,7 @@ impl RateLimits {
             .into_iter()
             .flatten()
             .filter(|w| w.remaining == Some(0))
-            .filter_map(|w| w.reset)
+            .filter_map(|w| w.reset_at_s)
             .max()
     }
 }
@@ -138,6 +140,93 @@ impl std::error::Error for TransportError {}
 pub const REAUTHORIZE_HINT: &str =
     "the refresh token can no longer be used: re-authorize the app (OAuth 2.0 authorization code with PKCE, scope offline.access) and give the new refresh token to init";
 
+/// How an error answer from X is handled (WIT `api-class`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiClass {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Other,
+}
+
+/// What the component asked a token endpoint for (WIT `oauth-request`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthRequest {
+    Refresh,
+    AuthorizationCode,
+    Revocation,
+}
+
+/// Why no token could be had (WIT `oauth-reason`): X's RFC 6749 codes, then
+/// the component's own findings, for which nothing was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthReason {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    OtherCode,
+    NoRefreshToken,
+    RefreshTokenSpent,
+    NotAuthorized,
+}
+
+impl OAuthReason {
+    /// The OAuth-style code (`invalid_grant`, `no_refresh_token`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            OAuthReason::InvalidRequest => "invalid_request",
+            OAuthReason::InvalidClient => "invalid_client",
+            OAuthReason::InvalidGrant => "invalid_grant",
+            OAuthReason::UnauthorizedClient => "unauthorized_client",
+            OAuthReason::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthReason::InvalidScope => "invalid_scope",
+            OAuthReason::OtherCode => "other",
+            OAuthReason::NoRefreshToken => "no_refresh_token",
+            OAuthReason::RefreshTokenSpent => "refresh_token_spent",
+            OAuthReason::NotAuthorized => "not_authorized",
+        }
+    }
+}
+
+/// A refusal at a token endpoint, or a token the component cannot get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthFailure {
+    pub request: OAuthRequest,
+    pub reason: OAuthReason,
+    /// X's `error` code as sent, when X sent one.
+    pub code: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<u16>,
+    pub hint: String,
+}
+
+impl OAuthFailure {
+    /// A finding of the component's own: nothing was sent.
+    pub fn own(request: OAuthRequest, reason: OAuthReason, hint: impl Into<String>) -> Self {
+        OAuthFailure {
+            request,
+            reason,
+            code: None,
+            description: None,
+            status: None,
+            hint: hint.into(),
+        }
+    }
+
+    /// The code as X sent it, else the reason's.
+    pub fn code(&self) -> &str {
+        self.code.as_deref().unwrap_or(self.reason.code())
+    }
+}
+
+// `Api` is the large case (X's whole problem and the rate limits). An error
+// is built once per failed call and moved a few times; boxing it would add an
+// allocation and a deref to every match for no measurable gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectorError {
     InvalidInput {
@@ -145,29 +234,15 @@ pub enum ConnectorError {
         rule: String,
     },
     NotInitialized,
-    Unauthorized(Problem),
-    Forbidden(Problem),
-    NotFound(Problem),
-    RateLimited {
-        limits: RateLimits,
+    /// X answered with an error status.
+    Api {
+        class: ApiClass,
         problem: Problem,
+        limits: RateLimits,
     },
-    Api(Problem),
     Transport(TransportError),
-    RefreshFailed {
-        error: String,
-        description: Option<String>,
-        status: Option<u16>,
-        hint: String,
-    },
+    OAuth(OAuthFailure),
     MalformedResponse(String),
-    /// Getting the first tokens failed (WIT `authorization-failed`).
-    AuthorizationFailed {
-        error: String,
-        description: Option<String>,
-        status: Option<u16>,
-        hint: String,
-    },
     /// The host's token store could not be used (see WIT `store-failure`).
     TokenStore {
         cause: String,
@@ -213,22 +288,12 @@ impl ConnectorError {
     /// other side (X's descriptions and problem texts).
     pub fn masking(mut self, secrets: &[&Secret]) -> Self {
         match &mut self {
-            ConnectorError::RefreshFailed {
-                error, description, ..
-            }
-            | ConnectorError::AuthorizationFailed {
-                error, description, ..
-            } => {
-                mask_in(error, secrets);
-                if let Some(d) = description {
-                    mask_in(d, secrets);
+            ConnectorError::OAuth(f) => {
+                for t in [&mut f.code, &mut f.description].into_iter().flatten() {
+                    mask_in(t, secrets);
                 }
             }
-            ConnectorError::Unauthorized(p)
-            | ConnectorError::Forbidden(p)
-            | ConnectorError::NotFound(p)
-            | ConnectorError::Api(p)
-            | ConnectorError::RateLimited { problem: p, .. } => p.mask(secrets),
+            ConnectorError::Api { problem, .. } => problem.mask(secrets),
             ConnectorError::MalformedResponse(m) => mask_in(m, secrets),
             _ => {}
         }
@@ -242,21 +307,42 @@ impl ConnectorError {
         }
     }
 
-    /// The WIT case name, used by flows to branch on the error kind.
+    /// An error answer of X's without rate-limit headers.
+    pub fn api(class: ApiClass, problem: Problem) -> Self {
+        ConnectorError::Api {
+            class,
+            problem,
+            limits: RateLimits::default(),
+        }
+    }
+
+    /// The kind flows branch on (`ERROR_CODE`), one per way of handling.
     pub fn kind(&self) -> &'static str {
         match self {
             ConnectorError::InvalidInput { .. } => "invalid-input",
             ConnectorError::NotInitialized => "not-initialized",
-            ConnectorError::Unauthorized(_) => "unauthorized",
-            ConnectorError::Forbidden(_) => "forbidden",
-            ConnectorError::NotFound(_) => "not-found",
-            ConnectorError::RateLimited { .. } => "rate-limited",
-            ConnectorError::Api(_) => "api-error",
+            ConnectorError::Api { class, .. } => match class {
+                ApiClass::Unauthorized => "unauthorized",
+                ApiClass::Forbidden => "forbidden",
+                ApiClass::NotFound => "not-found",
+                ApiClass::RateLimited => "rate-limited",
+                ApiClass::Other => "api-error",
+            },
             ConnectorError::Transport(_) => "transport",
-            ConnectorError::RefreshFailed { .. } => "refresh-failed",
+            ConnectorError::OAuth(f) => match f.request {
+                OAuthRequest::AuthorizationCode => "authorization-failed",
+                OAuthRequest::Refresh | OAuthRequest::Revocation => "refresh-failed",
+            },
             ConnectorError::MalformedResponse(_) => "malformed-response",
             ConnectorError::TokenStore { .. } => "token-store",
-            ConnectorError::AuthorizationFailed { .. } => "authorization-failed",
+        }
+    }
+
+    /// The problem of an error answer of X's.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            ConnectorError::Api { problem, .. } => Some(problem),
+            _ => None,
         }
     }
 }
@@ -278,20 +364,11 @@ impl ConnectorError {
             ConnectorError::NotInitialized => {
                 "the connection is not initialized: call init first".into()
             }
-            ConnectorError::Unauthorized(p)
-            | ConnectorError::Forbidden(p)
-            | ConnectorError::NotFound(p)
-            | ConnectorError::Api(p)
-            | ConnectorError::RateLimited { problem: p, .. } => p.message(),
+            ConnectorError::Api { problem, .. } => problem.message(),
             ConnectorError::Transport(t) => t.cause.clone(),
-            ConnectorError::RefreshFailed {
-                error, description, ..
-            }
-            | ConnectorError::AuthorizationFailed {
-                error, description, ..
-            } => match description {
-                Some(d) => format!("{error}: {d}"),
-                None => error.clone(),
+            ConnectorError::OAuth(f) => match &f.description {
+                Some(d) => format!("{}: {d}", f.code()),
+                None => f.code().to_string(),
             },
             ConnectorError::MalformedResponse(m) => m.clone(),
             ConnectorError::TokenStore { cause, .. } => cause.clone(),
@@ -304,27 +381,34 @@ impl ConnectorError {
 impl fmt::Display for ConnectorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConnectorError::Forbidden(p) => write!(f, "forbidden ({}): {}", p.kind, p.message()),
-            ConnectorError::Api(p) => {
-                write!(f, "X API error {} ({}): {}", p.status, p.kind, p.message())
-            }
-            ConnectorError::RateLimited { limits, problem } => match limits.retry_after {
-                Some(t) => write!(
-                    f,
-                    "rate limited until {t} (unix seconds): {}",
-                    problem.message()
-                ),
-                None => write!(f, "rate limited: {}", problem.message()),
+            ConnectorError::Api {
+                class,
+                problem: p,
+                limits,
+            } => match class {
+                ApiClass::Forbidden => write!(f, "forbidden ({}): {}", p.kind, p.message()),
+                ApiClass::Other => {
+                    write!(f, "X API error {} ({}): {}", p.status, p.kind, p.message())
+                }
+                ApiClass::RateLimited => match limits.retry_after_s {
+                    Some(t) => write!(f, "rate limited until {t} (unix seconds): {}", p.message()),
+                    None => write!(f, "rate limited: {}", p.message()),
+                },
+                ApiClass::Unauthorized | ApiClass::NotFound => {
+                    write!(f, "{}: {}", self.kind(), p.message())
+                }
             },
             ConnectorError::Transport(t) => {
                 write!(f, "transport error ({}): {}", t.kind.as_str(), t.cause)
             }
-            ConnectorError::RefreshFailed { hint, .. } => {
-                write!(f, "token refresh failed: {}; {hint}", self.message())
-            }
-            ConnectorError::AuthorizationFailed { hint, .. } => {
-                write!(f, "authorization failed: {}; {hint}", self.message())
-            }
+            ConnectorError::OAuth(o) => match o.request {
+                OAuthRequest::AuthorizationCode => {
+                    write!(f, "authorization failed: {}; {}", self.message(), o.hint)
+                }
+                OAuthRequest::Refresh | OAuthRequest::Revocation => {
+                    write!(f, "token refresh failed: {}; {}", self.message(), o.hint)
+                }
+            },
             ConnectorError::TokenStore { cause, .. } => {
                 write!(f, "token store unavailable: {cause}")
             }
@@ -343,12 +427,14 @@ mod tests {
     fn masking_covers_every_text_from_the_other_side() {
         let code = Secret::new("the-code-123");
         let verifier = Secret::new("the-verifier-456");
-        let e = ConnectorError::AuthorizationFailed {
-            error: "bad the-code-123".into(),
+        let e = ConnectorError::OAuth(OAuthFailure {
+            request: OAuthRequest::AuthorizationCode,
+            reason: OAuthReason::OtherCode,
+            code: Some("bad the-code-123".into()),
             description: Some("sent the-verifier-456 and the-code-123".into()),
             status: Some(400),
             hint: "h".into(),
-        }
+        })
         .masking(&[&code, &verifier]);
         let text = format!("{e:?}");
         assert!(
@@ -356,18 +442,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("sent ******** and ********"), "{text}");
-        let p = ConnectorError::Api(Problem {
-            detail: Some("echo the-verifier-456".into()),
-            errors: vec![ProblemItem {
-                message: "the-code-123".into(),
-                parameters: None,
-                code: None,
-                problem_type: None,
-                parameter: None,
-                value: Some("the-code-123".into()),
-            }],
-            ..Problem::default()
-        })
+        let p = ConnectorError::api(
+            ApiClass::Other,
+            Problem {
+                detail: Some("echo the-verifier-456".into()),
+                errors: vec![ProblemItem {
+                    message: "the-code-123".into(),
+                    parameters: None,
+                    code: None,
+                    problem_type: None,
+                    parameter: None,
+                    value: Some("the-code-123".into()),
+                }],
+                ..Problem::default()
+            },
+        )
         .masking(&[&code, &verifier]);
         assert!(!format!("{p:?}").contains("the-"), "{p:?}");
     }

@@ -3,7 +3,7 @@
 use http::HeaderMap;
 use serde_json::Value;
 
-use crate::error::{ConnectorError, Problem, ProblemItem, RateLimitWindow, RateLimits};
+use crate::error::{ApiClass, ConnectorError, Problem, ProblemItem, RateLimitWindow, RateLimits};
 use crate::http::Response;
 
 /// The response metadata every operation returns (WIT `response-meta`).
@@ -57,7 +57,7 @@ fn note_rate_limit(l: &mut RateLimits, name: &str, value: &http::HeaderValue) {
     match field {
         "limit" if w.limit.is_none() => w.limit = text.parse().ok(),
         "remaining" if w.remaining.is_none() => w.remaining = text.parse().ok(),
-        "reset" if w.reset.is_none() => w.reset = text.parse().ok(),
+        "reset" if w.reset_at_s.is_none() => w.reset_at_s = text.parse().ok(),
         _ => {}
     }
     if *w == RateLimitWindow::default() {
@@ -71,7 +71,7 @@ pub fn rate_limits(h: &HeaderMap) -> RateLimits {
     for (k, v) in h {
         note_rate_limit(&mut l, k.as_str(), v);
     }
-    l.retry_after = l.retry_after_of();
+    l.retry_after_s = l.retry_after_of();
     l
 }
 
@@ -90,7 +90,7 @@ pub fn meta(resp: &Response) -> ResponseMeta {
             }
         }
     }
-    rate_limits.retry_after = rate_limits.retry_after_of();
+    rate_limits.retry_after_s = rate_limits.retry_after_of();
     ResponseMeta {
         status: resp.status().as_u16(),
         rate_limits,
@@ -186,16 +186,17 @@ pub fn partial_failure(status: u16, v: &Value) -> Option<ConnectorError> {
         kind: kind.clone(),
         ..Problem::default()
     };
-    Some(match kind.as_str() {
-        "resource-not-found" => ConnectorError::NotFound(p),
+    let class = match kind.as_str() {
+        "resource-not-found" => ApiClass::NotFound,
         "not-authorized-for-resource"
         | "not-authorized-for-field"
         | "field-unauthorized"
         | "disallowed-resource"
         | "client-forbidden"
-        | "duplicate-content" => ConnectorError::Forbidden(p),
-        _ => ConnectorError::Api(p),
-    })
+        | "duplicate-content" => ApiClass::Forbidden,
+        _ => ApiClass::Other,
+    };
+    Some(ConnectorError::api(class, p))
 }
 
 /// Reads a problem from any error body; never fails.
@@ -244,15 +245,17 @@ pub fn problem(status: u16, body: &[u8]) -> Problem {
 pub fn error_for(resp: &Response) -> ConnectorError {
     let status = resp.status().as_u16();
     let p = problem(status, resp.body());
-    match status {
-        401 => ConnectorError::Unauthorized(p),
-        403 => ConnectorError::Forbidden(p),
-        404 => ConnectorError::NotFound(p),
-        429 => ConnectorError::RateLimited {
-            limits: rate_limits(resp.headers()),
-            problem: p,
-        },
-        _ => ConnectorError::Api(p),
+    let class = match status {
+        401 => ApiClass::Unauthorized,
+        403 => ApiClass::Forbidden,
+        404 => ApiClass::NotFound,
+        429 => ApiClass::RateLimited,
+        _ => ApiClass::Other,
+    };
+    ConnectorError::Api {
+        class,
+        problem: p,
+        limits: rate_limits(resp.headers()),
     }
 }
 
@@ -307,7 +310,7 @@ mod tests {
             Some(RateLimitWindow {
                 limit: Some(50),
                 remaining: Some(49),
-                reset: Some(1_700_000_000)
+                reset_at_s: Some(1_700_000_000)
             })
         );
         assert_eq!(l.user_day.unwrap().remaining, Some(3));
@@ -334,7 +337,11 @@ mod tests {
     fn maps_statuses_to_kinds() {
         let dup = r#"{"detail":"You are not allowed to create a Tweet with duplicate content.","type":"about:blank","title":"Forbidden","status":403}"#;
         match error_for(&resp(403, &[], dup)) {
-            ConnectorError::Forbidden(p) => {
+            ConnectorError::Api {
+                class: ApiClass::Forbidden,
+                problem: p,
+                ..
+            } => {
                 assert_eq!(p.kind, "duplicate-content");
                 assert_eq!(p.title.as_deref(), Some("Forbidden"));
             }
@@ -349,8 +356,12 @@ mod tests {
             r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#,
         );
         match error_for(&rl) {
-            ConnectorError::RateLimited { limits, problem } => {
-                assert_eq!(limits.window.unwrap().reset, Some(42));
+            ConnectorError::Api {
+                class: ApiClass::RateLimited,
+                limits,
+                problem,
+            } => {
+                assert_eq!(limits.window.unwrap().reset_at_s, Some(42));
                 assert_eq!(problem.status, 429);
             }
             e => panic!("{e:?}"),
@@ -358,7 +369,11 @@ mod tests {
         assert_eq!(error_for(&resp(404, &[], "")).kind(), "not-found");
         assert_eq!(error_for(&resp(401, &[], "nope")).kind(), "unauthorized");
         match error_for(&resp(503, &[], "<html>down</html>")) {
-            ConnectorError::Api(p) => {
+            ConnectorError::Api {
+                class: ApiClass::Other,
+                problem: p,
+                ..
+            } => {
                 assert_eq!(p.status, 503);
                 assert_eq!(p.detail.as_deref(), Some("<html>down</html>"));
             }

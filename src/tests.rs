@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use crate::config::{self, ConnectionParams};
 use crate::connector::{Connector, GetMeRequest};
-use crate::error::{ConnectorError, TransportError, TransportKind};
+use crate::error::{
+    ApiClass, ConnectorError, OAuthReason, OAuthRequest, TransportError, TransportKind,
+};
 use crate::http::{HttpClient, Request, Response};
 use crate::secret::Secret;
 use crate::token::{Clock, FamilyKey, StoreError, TokenSet, TokenSource, TokenStore, Versioned};
@@ -265,19 +267,22 @@ fn a_refused_refresh_token_is_never_sent_again() {
         r#"{"error":"invalid_request","error_description":"Value passed for the token was invalid."}"#,
     );
     match c.get_me(&me()).unwrap_err() {
-        ConnectorError::RefreshFailed {
-            error, description, ..
-        } => {
-            assert_eq!(error, "invalid_request");
+        ConnectorError::OAuth(f) => {
+            assert_eq!(f.request, OAuthRequest::Refresh);
+            assert_eq!(f.reason, OAuthReason::InvalidRequest);
+            assert_eq!(f.code.as_deref(), Some("invalid_request"));
             assert_eq!(
-                description.as_deref(),
+                f.description.as_deref(),
                 Some("Value passed for the token was invalid.")
             );
         }
         e => panic!("{e:?}"),
     }
     match c.get_me(&me()).unwrap_err() {
-        ConnectorError::RefreshFailed { error, .. } => assert_eq!(error, "refresh_token_spent"),
+        ConnectorError::OAuth(f) => {
+            assert_eq!(f.reason, OAuthReason::RefreshTokenSpent);
+            assert_eq!(f.code(), "refresh_token_spent");
+        }
         e => panic!("{e:?}"),
     }
     assert_eq!(rig.http.sent.borrow().len(), 1);
@@ -370,7 +375,11 @@ fn rate_limited_error_carries_the_windows() {
         .borrow_mut()
         .push_back(Ok((429, "{}".into())));
     match c.get_me(&me()).unwrap_err() {
-        ConnectorError::RateLimited { problem, .. } => assert_eq!(problem.status, 429),
+        ConnectorError::Api {
+            class: ApiClass::RateLimited,
+            problem,
+            ..
+        } => assert_eq!(problem.status, 429),
         e => panic!("{e:?}"),
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use common::*;
 use integrator::bindings::exports::wso2::twitter::connector as wit;
-use integrator::bindings::wso2::twitter::types::{ConnectorError, TransportKind};
+use integrator::bindings::wso2::twitter::types::{
+    ApiClass, ApiFailure, ConnectorError, TransportKind,
+};
 use serde_json::Value;
 use x_sim::{endpoint, Fault};
 
@@ -124,7 +126,7 @@ async fn rate_limit_headers_are_reported() {
     let me = c.get_me(&get_me_request()).await.unwrap();
     let w = me.meta.rate_limits.window.expect("15-minute window");
     assert_eq!((w.limit, w.remaining), (Some(3), Some(2)));
-    assert!(w.reset.unwrap() > 1_700_000_000);
+    assert!(w.reset_at_s.unwrap() > 1_700_000_000);
     let t = c.create_tweet(&text_tweet("counting")).await.unwrap();
     let d = t.meta.rate_limits.user_day.expect("24-hour window");
     assert_eq!((d.limit, d.remaining), (Some(17), Some(16)));
@@ -137,10 +139,15 @@ async fn rate_limit_headers_are_reported() {
     c.get_me(&get_me_request()).await.unwrap();
     c.get_me(&get_me_request()).await.unwrap();
     match connector_error(c.get_me(&get_me_request()).await.unwrap_err()) {
-        ConnectorError::RateLimited(r) => {
-            let w = r.limits.window.unwrap();
+        ConnectorError::Api(
+            r @ ApiFailure {
+                class: ApiClass::RateLimited,
+                ..
+            },
+        ) => {
+            let w = r.rate_limits.window.unwrap();
             assert_eq!(w.remaining, Some(0));
-            assert!(w.reset.is_some());
+            assert!(w.reset_at_s.is_some());
             assert_eq!(r.problem.status, 429);
             assert_eq!(r.problem.title.as_deref(), Some("Too Many Requests"));
         }
@@ -229,7 +236,11 @@ async fn forbidden_is_never_refreshed() {
     let mut c = h.ready().await;
     c.create_tweet(&text_tweet("same words")).await.unwrap();
     match connector_error(c.create_tweet(&text_tweet("same words")).await.unwrap_err()) {
-        ConnectorError::Forbidden(p) => {
+        ConnectorError::Api(ApiFailure {
+            class: ApiClass::Forbidden,
+            problem: p,
+            ..
+        }) => {
             assert_eq!(p.kind, "duplicate-content");
             assert_eq!(p.status, 403);
             assert!(p.detail.unwrap().contains("duplicate content"));
@@ -251,8 +262,8 @@ async fn spent_refresh_token_fails_once_then_stays_quiet() {
         .await
         .unwrap();
     match connector_error(c.get_me(&get_me_request()).await.unwrap_err()) {
-        ConnectorError::RefreshFailed(r) => {
-            assert_eq!(r.error, "invalid_request");
+        ConnectorError::Oauth(r) => {
+            assert_eq!(r.code.as_deref(), Some("invalid_request"));
             assert_eq!(
                 r.description.as_deref(),
                 Some("Value passed for the token was invalid.")
@@ -338,8 +349,8 @@ async fn public_and_confidential_clients() {
     wrong.init(&cfg).await.unwrap();
     let f = failure(wrong.get_me(&get_me_request()).await.unwrap_err());
     match &f.error {
-        ConnectorError::RefreshFailed(r) => {
-            assert_eq!(r.error, "unauthorized_client");
+        ConnectorError::Oauth(r) => {
+            assert_eq!(r.code.as_deref(), Some("unauthorized_client"));
             assert!(r.hint.contains("clientSecret"));
             let shown = format!("{r:?} {} {}", f.message, f.detail);
             assert!(!shown.contains("not-the-secret"));
@@ -392,7 +403,11 @@ async fn not_initialized_and_not_found() {
     );
     let mut c = h.ready().await;
     match connector_error(c.delete_tweet("12345").await.unwrap_err()) {
-        ConnectorError::NotFound(p) => {
+        ConnectorError::Api(ApiFailure {
+            class: ApiClass::NotFound,
+            problem: p,
+            ..
+        }) => {
             assert_eq!(p.kind, "resource-not-found");
             assert!(p.detail.unwrap().contains("12345"));
         }
@@ -433,7 +448,12 @@ async fn faults_become_typed_errors_and_the_instance_stays_usable() {
         if let (Some(want), ConnectorError::Transport(t)) = (transport, &err) {
             assert_eq!(t.kind, want, "{label}: {}", t.cause);
         }
-        if let ConnectorError::Forbidden(p) = &err {
+        if let ConnectorError::Api(ApiFailure {
+            class: ApiClass::Forbidden,
+            problem: p,
+            ..
+        }) = &err
+        {
             assert_eq!(p.kind, "client-not-enrolled");
         }
         c.get_me(&get_me_request())

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 use integrator::bindings::exports::wso2::twitter::connector as wit;
-use integrator::bindings::wso2::twitter::types::ConnectorError;
+use integrator::bindings::wso2::twitter::types::{ApiClass, ApiFailure, ConnectorError};
 use x_sim::{endpoint, Fault, Tier};
 
 fn now() -> u64 {
@@ -32,8 +32,8 @@ async fn a_free_tier_day_ends_at_the_24_hour_reset_not_the_15_minute_one() {
         let day = r.meta.rate_limits.user_day.unwrap();
         assert_eq!(day.remaining, Some(16 - i));
         // The 17th answer already says when the next can go: its budget is 0.
-        let expected = if i < 16 { None } else { day.reset };
-        assert_eq!(r.meta.rate_limits.retry_after, expected, "post {i}");
+        let expected = if i < 16 { None } else { day.reset_at_s };
+        assert_eq!(r.meta.rate_limits.retry_after_s, expected, "post {i}");
     }
     let f = failure(
         c.create_tweet(&text_tweet("one too many"))
@@ -41,20 +41,30 @@ async fn a_free_tier_day_ends_at_the_24_hour_reset_not_the_15_minute_one() {
             .unwrap_err(),
     );
     let e = f.error.clone();
-    let ConnectorError::RateLimited(r) = e.clone() else {
+    let ConnectorError::Api(
+        r @ ApiFailure {
+            class: ApiClass::RateLimited,
+            ..
+        },
+    ) = e.clone()
+    else {
         panic!("{e:?}");
     };
-    let window = r.limits.window.unwrap();
-    let day = r.limits.user_day.unwrap();
+    let window = r.rate_limits.window.unwrap();
+    let day = r.rate_limits.user_day.unwrap();
     assert!(
         window.remaining.unwrap() > 0,
         "the 15-minute window had room"
     );
     assert_eq!(day.remaining, Some(0));
-    let retry = r.limits.retry_after.expect("a retry-after figure");
-    assert_eq!(Some(retry), day.reset.max(r.limits.app_day.unwrap().reset));
+    let retry = r.rate_limits.retry_after_s.expect("a retry-after figure");
+    assert_eq!(
+        Some(retry),
+        day.reset_at_s
+            .max(r.rate_limits.app_day.unwrap().reset_at_s)
+    );
     assert!(retry > now() + 23 * 3600, "the 24-hour reset: {retry}");
-    assert_ne!(Some(retry), window.reset);
+    assert_ne!(Some(retry), window.reset_at_s);
     let text = f.detail;
     assert!(text.contains(&retry.to_string()), "{text}");
 }
@@ -66,7 +76,12 @@ async fn the_tier_error_names_the_enrollment_needed() {
     let mut c = h.ready().await;
     let f = failure(c.get_me(&get_me_request()).await.unwrap_err());
     let e = f.error.clone();
-    let ConnectorError::Forbidden(p) = &e else {
+    let ConnectorError::Api(ApiFailure {
+        class: ApiClass::Forbidden,
+        problem: p,
+        ..
+    }) = &e
+    else {
         panic!("{e:?}");
     };
     assert_eq!(p.kind, "client-not-enrolled");
@@ -96,7 +111,11 @@ async fn partial_errors_in_2xx_answers_are_typed_and_kept() {
         Fault::Malformed(r#"{"errors":[{"type":"https://api.x.com/2/problems/resource-not-found","title":"Not Found Error","detail":"Could not find user with id: [1].","resource_type":"user","resource_id":"1","parameter":"id","value":"1"}]}"#.into()),
     );
     match connector_error(c.get_me(&get_me_request()).await.unwrap_err()) {
-        ConnectorError::NotFound(p) => {
+        ConnectorError::Api(ApiFailure {
+            class: ApiClass::NotFound,
+            problem: p,
+            ..
+        }) => {
             assert_eq!(p.status, 200);
             assert_eq!(p.errors[0].parameter.as_deref(), Some("id"));
             assert_eq!(p.errors[0].value.as_deref(), Some("1"));
@@ -126,7 +145,11 @@ async fn partial_errors_in_2xx_answers_are_typed_and_kept() {
         Fault::Status(400, r#"{"code":214,"message":"Bad request"}"#.into()),
     );
     match connector_error(c.delete_tweet("1").await.unwrap_err()) {
-        ConnectorError::ApiError(p) => {
+        ConnectorError::Api(ApiFailure {
+            class: ApiClass::Other,
+            problem: p,
+            ..
+        }) => {
             assert_eq!(p.errors[0].code, Some(214));
             assert_eq!(p.detail.as_deref(), Some("Bad request"));
         }
@@ -157,8 +180,16 @@ async fn the_token_endpoint_s_429_and_empty_errors_keep_their_meaning() {
         ),
     );
     match connector_error(c.get_me(&get_me_request()).await.unwrap_err()) {
-        ConnectorError::RateLimited(r) => {
-            assert_eq!(r.limits.retry_after.map(|t| t.to_string()), Some(reset));
+        ConnectorError::Api(
+            r @ ApiFailure {
+                class: ApiClass::RateLimited,
+                ..
+            },
+        ) => {
+            assert_eq!(
+                r.rate_limits.retry_after_s.map(|t| t.to_string()),
+                Some(reset)
+            );
         }
         e => panic!("{e:?}"),
     }
@@ -167,7 +198,11 @@ async fn the_token_endpoint_s_429_and_empty_errors_keep_their_meaning() {
         Fault::Raw(503, None, vec![], String::new()),
     );
     match connector_error(c.get_me(&get_me_request()).await.unwrap_err()) {
-        ConnectorError::ApiError(p) => assert_eq!(p.status, 503),
+        ConnectorError::Api(ApiFailure {
+            class: ApiClass::Other,
+            problem: p,
+            ..
+        }) => assert_eq!(p.status, 503),
         e => panic!("{e:?}"),
     }
     // The refresh token was never spent: the next call refreshes with it.
@@ -193,7 +228,11 @@ async fn scopes_are_checked_as_the_spec_lists_them() {
             .await
             .unwrap_err(),
     ) {
-        ConnectorError::Forbidden(p) => {
+        ConnectorError::Api(ApiFailure {
+            class: ApiClass::Forbidden,
+            problem: p,
+            ..
+        }) => {
             assert!(
                 p.detail.as_deref().unwrap().contains("tweet.write"),
                 "{p:?}"

@@ -2,7 +2,7 @@
 
 use super::bindings::exports::wso2::twitter::connector as wit;
 use super::bindings::wso2::twitter::types as wt;
-use crate::error::{ConnectorError, TransportKind};
+use crate::error::{ApiClass, ConnectorError, OAuthReason, OAuthRequest, TransportKind};
 use crate::response::ResponseMeta;
 use crate::tweet;
 
@@ -10,7 +10,7 @@ fn window(w: crate::error::RateLimitWindow) -> wt::RateLimitWindow {
     wt::RateLimitWindow {
         limit: w.limit,
         remaining: w.remaining,
-        reset: w.reset,
+        reset_at_s: w.reset_at_s,
     }
 }
 
@@ -19,7 +19,7 @@ fn limits(l: crate::error::RateLimits) -> wt::RateLimits {
         window: l.window.map(window),
         user_day: l.user_day.map(window),
         app_day: l.app_day.map(window),
-        retry_after: l.retry_after,
+        retry_after_s: l.retry_after_s,
     }
 }
 
@@ -68,17 +68,21 @@ pub(super) fn to_wit_error(e: ConnectorError) -> wt::ConnectorError {
             W::InvalidInput(wt::InvalidInput { parameter, rule })
         }
         ConnectorError::NotInitialized => W::NotInitialized,
-        ConnectorError::Unauthorized(p) => W::Unauthorized(problem(p)),
-        ConnectorError::Forbidden(p) => W::Forbidden(problem(p)),
-        ConnectorError::NotFound(p) => W::NotFound(problem(p)),
-        ConnectorError::RateLimited {
-            limits: l,
+        ConnectorError::Api {
+            class,
             problem: p,
-        } => W::RateLimited(wt::RateLimited {
-            limits: limits(l),
+            limits: l,
+        } => W::Api(wt::ApiFailure {
+            class: match class {
+                ApiClass::Unauthorized => wt::ApiClass::Unauthorized,
+                ApiClass::Forbidden => wt::ApiClass::Forbidden,
+                ApiClass::NotFound => wt::ApiClass::NotFound,
+                ApiClass::RateLimited => wt::ApiClass::RateLimited,
+                ApiClass::Other => wt::ApiClass::Other,
+            },
             problem: problem(p),
+            rate_limits: limits(l),
         }),
-        ConnectorError::Api(p) => W::ApiError(problem(p)),
         ConnectorError::Transport(t) => W::Transport(wt::TransportFailure {
             kind: match t.kind {
                 TransportKind::Connect => wt::TransportKind::Connect,
@@ -92,27 +96,28 @@ pub(super) fn to_wit_error(e: ConnectorError) -> wt::ConnectorError {
             },
             cause: t.cause,
         }),
-        ConnectorError::RefreshFailed {
-            error,
-            description,
-            status,
-            hint,
-        } => W::RefreshFailed(wt::OauthFailure {
-            error,
-            description,
-            status,
-            hint,
-        }),
-        ConnectorError::AuthorizationFailed {
-            error,
-            description,
-            status,
-            hint,
-        } => W::AuthorizationFailed(wt::OauthFailure {
-            error,
-            description,
-            status,
-            hint,
+        ConnectorError::OAuth(f) => W::Oauth(wt::OauthFailure {
+            request: match f.request {
+                OAuthRequest::Refresh => wt::OauthRequest::Refresh,
+                OAuthRequest::AuthorizationCode => wt::OauthRequest::AuthorizationCode,
+                OAuthRequest::Revocation => wt::OauthRequest::Revocation,
+            },
+            reason: match f.reason {
+                OAuthReason::InvalidRequest => wt::OauthReason::InvalidRequest,
+                OAuthReason::InvalidClient => wt::OauthReason::InvalidClient,
+                OAuthReason::InvalidGrant => wt::OauthReason::InvalidGrant,
+                OAuthReason::UnauthorizedClient => wt::OauthReason::UnauthorizedClient,
+                OAuthReason::UnsupportedGrantType => wt::OauthReason::UnsupportedGrantType,
+                OAuthReason::InvalidScope => wt::OauthReason::InvalidScope,
+                OAuthReason::OtherCode => wt::OauthReason::OtherCode,
+                OAuthReason::NoRefreshToken => wt::OauthReason::NoRefreshToken,
+                OAuthReason::RefreshTokenSpent => wt::OauthReason::RefreshTokenSpent,
+                OAuthReason::NotAuthorized => wt::OauthReason::NotAuthorized,
+            },
+            code: f.code,
+            description: f.description,
+            status: f.status,
+            hint: f.hint,
         }),
         ConnectorError::MalformedResponse(m) => W::MalformedResponse(m),
         ConnectorError::TokenStore { cause, unsaved } => {

@@ -10,8 +10,8 @@ fn to_wit_tokens(t: &TokenSet) -> store::TokenSet {
     store::TokenSet {
         access_token: t.access_token.as_ref().map(|s| s.expose().to_string()),
         refresh_token: t.refresh_token.as_ref().map(|s| s.expose().to_string()),
-        expires_at: t.expires_at,
-        obtained_at: t.obtained_at,
+        expires_at_ms: t.expires_at,
+        obtained_at_ms: t.obtained_at,
         origin: t.origin.clone(),
     }
 }
@@ -39,8 +39,8 @@ impl TokenStore for HostStore {
             tokens: TokenSet {
                 access_token: v.tokens.access_token.map(Secret::new),
                 refresh_token: v.tokens.refresh_token.map(Secret::new),
-                expires_at: v.tokens.expires_at,
-                obtained_at: v.tokens.obtained_at,
+                expires_at: v.tokens.expires_at_ms,
+                obtained_at: v.tokens.obtained_at_ms,
                 origin: v.tokens.origin,
             },
         }))

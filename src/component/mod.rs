@@ -64,7 +64,7 @@ fn params_of(config: wit::ConnectionConfig) -> ConnectionParams {
     ConnectionParams {
         connection_name: config.connection_name,
         api_url: config.api_url,
-        timeout: config.timeout,
+        timeout: config.timeout_ms,
         client_id: config.client_id,
         client_secret: config.client_secret.map(Secret::new),
         access_token: config.access_token.map(Secret::new),

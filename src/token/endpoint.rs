@@ -4,14 +4,17 @@
 
 use std::cell::Cell;
 
-use oauth2::basic::{BasicClient, BasicTokenResponse};
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
     PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, TokenResponse, TokenUrl,
 };
 
 use crate::config::Connection;
-use crate::error::{ConnectorError, TransportError, REAUTHORIZE_HINT};
+use crate::error::{
+    ApiClass, ConnectorError, OAuthFailure, OAuthReason, OAuthRequest, TransportError,
+    REAUTHORIZE_HINT,
+};
 use crate::http::HttpClient;
 use crate::response;
 use crate::secret::Secret;
@@ -40,13 +43,6 @@ impl From<ConnectorError> for Failed {
             token_dead: false,
         }
     }
-}
-
-/// Which grant failed: the error names it, and says what to do.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Grant {
-    Refresh,
-    Code,
 }
 
 /// What the token endpoint answered, kept for errors the `oauth2` crate
@@ -80,13 +76,14 @@ fn untyped_failure(answered: &Answered) -> Option<ConnectorError> {
     let resp = resp.as_ref()?;
     let status = resp.status().as_u16();
     let problem = response::problem(status, resp.body());
-    Some(if status == 429 {
-        ConnectorError::RateLimited {
-            limits: response::rate_limits(resp.headers()),
-            problem,
-        }
-    } else {
-        ConnectorError::Api(problem)
+    Some(ConnectorError::Api {
+        class: if status == 429 {
+            ApiClass::RateLimited
+        } else {
+            ApiClass::Other
+        },
+        problem,
+        limits: response::rate_limits(resp.headers()),
     })
 }
 
@@ -124,7 +121,7 @@ pub(super) fn exchange(
     let outcome = client
         .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_string()))
         .request(&send);
-    outcome_of(outcome, &answered, sent_at, Grant::Refresh)
+    outcome_of(outcome, &answered, sent_at, OAuthRequest::Refresh)
 }
 
 /// Exchanges an authorization code (with its PKCE verifier and the
@@ -146,7 +143,7 @@ pub fn exchange_code(
         .exchange_code(AuthorizationCode::new(code.expose().to_string()))
         .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_string()))
         .request(&send);
-    outcome_of(outcome, &answered, sent_at, Grant::Code)
+    outcome_of(outcome, &answered, sent_at, OAuthRequest::AuthorizationCode)
 }
 
 /// Revokes `refresh_token` (and with it the family) at `POST /2/oauth2/revoke`.
@@ -203,45 +200,74 @@ pub fn revoke(
         error_description: Option<String>,
     }
     match serde_json::from_slice::<OAuthError>(resp.body()) {
-        Ok(e) => Err(ConnectorError::RefreshFailed {
-            error: e.error,
+        Ok(e) => Err(ConnectorError::OAuth(OAuthFailure {
+            request: OAuthRequest::Revocation,
+            reason: reason_of_code(&e.error),
+            code: Some(e.error),
             description: e.error_description,
             status: Some(status),
             hint: "X refused the revocation: check clientId and clientSecret".into(),
-        }),
-        Err(_) => Err(ConnectorError::Api(response::problem(status, resp.body()))),
+        })),
+        Err(_) => Err(ConnectorError::api(
+            ApiClass::Other,
+            response::problem(status, resp.body()),
+        )),
     }
 }
 
-fn failure(
-    grant: Grant,
-    error: String,
-    description: Option<String>,
-    status: Option<u16>,
-    token_dead: bool,
-) -> ConnectorError {
-    match grant {
-        Grant::Refresh => ConnectorError::RefreshFailed {
-            error,
-            description,
-            status,
-            hint: if token_dead {
-                REAUTHORIZE_HINT.into()
-            } else {
-                "the token endpoint refused the client: check clientId and clientSecret".into()
-            },
-        },
-        Grant::Code => ConnectorError::AuthorizationFailed {
-            error,
-            description,
-            status,
-            hint: if token_dead {
-                "X's authorization codes work once, for 30 seconds, with the redirect URI and PKCE verifier they were issued for: start the authorization again".into()
-            } else {
-                "the token endpoint refused the client: check clientId and clientSecret".into()
-            },
-        },
+/// The reason for an RFC 6749 §5.2 code sent as text (the revocation
+/// endpoint's answer, which the `oauth2` crate does not parse for us).
+fn reason_of_code(code: &str) -> OAuthReason {
+    match code {
+        "invalid_request" => OAuthReason::InvalidRequest,
+        "invalid_client" => OAuthReason::InvalidClient,
+        "invalid_grant" => OAuthReason::InvalidGrant,
+        "unauthorized_client" => OAuthReason::UnauthorizedClient,
+        "unsupported_grant_type" => OAuthReason::UnsupportedGrantType,
+        "invalid_scope" => OAuthReason::InvalidScope,
+        _ => OAuthReason::OtherCode,
     }
+}
+
+fn reason_of(e: &BasicErrorResponseType) -> OAuthReason {
+    match e {
+        BasicErrorResponseType::InvalidRequest => OAuthReason::InvalidRequest,
+        BasicErrorResponseType::InvalidClient => OAuthReason::InvalidClient,
+        BasicErrorResponseType::InvalidGrant => OAuthReason::InvalidGrant,
+        BasicErrorResponseType::UnauthorizedClient => OAuthReason::UnauthorizedClient,
+        BasicErrorResponseType::UnsupportedGrantType => OAuthReason::UnsupportedGrantType,
+        BasicErrorResponseType::InvalidScope => OAuthReason::InvalidScope,
+        BasicErrorResponseType::Extension(_) => OAuthReason::OtherCode,
+    }
+}
+
+/// X's refusal of a grant, with what to do about it.
+fn refusal(
+    request: OAuthRequest,
+    error: &BasicErrorResponse,
+    status: Option<u16>,
+) -> (ConnectorError, bool) {
+    let reason = reason_of(error.error());
+    // X answers a spent or revoked refresh token, and a used or expired
+    // code, with invalid_request (not the RFC's invalid_grant).
+    let token_dead = matches!(
+        reason,
+        OAuthReason::InvalidRequest | OAuthReason::InvalidGrant
+    );
+    let hint = match (request, token_dead) {
+        (OAuthRequest::AuthorizationCode, true) => "X's authorization codes work once, for 30 seconds, with the redirect URI and PKCE verifier they were issued for: start the authorization again",
+        (_, true) => REAUTHORIZE_HINT,
+        (_, false) => "the token endpoint refused the client: check clientId and clientSecret",
+    };
+    let failure = OAuthFailure {
+        request,
+        reason,
+        code: Some(error.error().as_ref().to_string()),
+        description: error.error_description().cloned(),
+        status,
+        hint: hint.into(),
+    };
+    (ConnectorError::OAuth(failure), token_dead)
 }
 
 fn outcome_of(
@@ -251,7 +277,7 @@ fn outcome_of(
     >,
     answered: &Answered,
     sent_at: u64,
-    grant: Grant,
+    request: OAuthRequest,
 ) -> Result<Obtained, Failed> {
     let status = &answered.status;
     if outcome.is_err() && status.get() == Some(429) {
@@ -272,25 +298,15 @@ fn outcome_of(
                 .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
         }),
         Err(RequestTokenError::ServerResponse(e)) => {
-            let code = e.error().as_ref().to_string();
-            let token_dead = matches!(code.as_str(), "invalid_request" | "invalid_grant");
-            Err(Failed {
-                error: failure(
-                    grant,
-                    code,
-                    e.error_description().cloned(),
-                    status.get(),
-                    token_dead,
-                ),
-                token_dead,
-            })
+            let (error, token_dead) = refusal(request, &e, status.get());
+            Err(Failed { error, token_dead })
         }
         Err(RequestTokenError::Request(t)) => Err(ConnectorError::Transport(t).into()),
         Err(RequestTokenError::Parse(_, body)) => {
             let code = status.get().unwrap_or(0);
             Err(if code >= 400 {
                 // An error page, not a token response: it holds no token.
-                ConnectorError::Api(response::problem(code, &body))
+                ConnectorError::api(ApiClass::Other, response::problem(code, &body))
             } else {
                 // Never echo a 2xx token body: it may hold tokens.
                 ConnectorError::MalformedResponse(format!(

@@ -1,6 +1,9 @@
-//! Tokens: the host's store as the component sees it ([`store`]), the
-//! source that hands out a valid access token ([`source`]), and X's token
-//! endpoint: refresh and code grants, revocation ([`endpoint`]).
+//! Tokens, in golang.org/x/oauth2's pieces: a token set that knows whether
+//! it is valid ([`set`]), the source that reuses it while it is
+//! ([`source`]), the refresher that gets a new one under the family's lease
+//! ([`refresher`], [`lease`]), the family kept in step with the host's store
+//! ([`family`], [`store`]), and X's token endpoint: refresh and code grants,
+//! revocation ([`endpoint`]).
 //!
 //! Modelled on golang.org/x/oauth2: a small token source, a separate
 //! refresher, storage left to the caller (here, the host). X rotates refresh
@@ -15,10 +18,13 @@
 //! - a refresh token X refused is dropped and never sent again.
 
 pub mod endpoint;
+mod family;
+mod lease;
+mod refresher;
+mod set;
 mod source;
 mod store;
 
-pub use source::{TokenSource, EXPIRY_MARGIN_MS};
-pub use store::{
-    fingerprint, Clock, FamilyKey, StoreError, SystemClock, TokenSet, TokenStore, Versioned,
-};
+pub use set::{TokenSet, EXPIRY_MARGIN_MS};
+pub use source::TokenSource;
+pub use store::{fingerprint, Clock, FamilyKey, StoreError, SystemClock, TokenStore, Versioned};

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::set::TokenSet;
 use crate::config::Connection;
 use crate::secret::Secret;
 
@@ -24,18 +25,6 @@ impl FamilyKey {
             api_origin: conn.api_origin.clone(),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenSet {
-    pub access_token: Option<Secret>,
-    pub refresh_token: Option<Secret>,
-    /// Unix milliseconds when the access token expires.
-    pub expires_at: Option<u64>,
-    /// Unix milliseconds when the set was obtained.
-    pub obtained_at: Option<u64>,
-    /// SHA-256 (hex) of the token the family started from in the config.
-    pub origin: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

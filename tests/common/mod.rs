@@ -79,7 +79,7 @@ impl Harness {
         wit::ConnectionConfig {
             connection_name: Some("test".into()),
             api_url: Some(self.sim.url()),
-            timeout: Some(2_000),
+            timeout_ms: Some(2_000),
             client_id: CLIENT_ID.into(),
             client_secret: None,
             access_token: access.map(str::to_string),

@@ -91,7 +91,7 @@ async fn connector(
     c.init(&wit::ConnectionConfig {
         connection_name: Some(format!("bench-{}", sim.url().len())),
         api_url: Some(sim.url()),
-        timeout: Some(10_000),
+        timeout_ms: Some(10_000),
         client_id: "bench".into(),
         client_secret: None,
         access_token: Some(pair.access_token),

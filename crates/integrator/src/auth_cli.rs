@@ -236,7 +236,7 @@ pub async fn login(
     let config = wit::ConnectionConfig {
         connection_name: Some(opts.connection.clone()),
         api_url: opts.api_url.clone(),
-        timeout: None,
+        timeout_ms: None,
         client_id: opts.client_id.clone(),
         client_secret: opts.client_secret.as_ref().map(|s| s.expose().to_string()),
         access_token: None,
@@ -393,7 +393,7 @@ pub async fn revoke(
     let config = wit::ConnectionConfig {
         connection_name: Some(family.connection.clone()),
         api_url: Some(family.api_origin.clone()),
-        timeout: None,
+        timeout_ms: None,
         client_id: family.client_id.clone(),
         client_secret: client_secret.map(|s| s.expose().to_string()),
         access_token: None,

@@ -136,8 +136,8 @@ fn to_stored(t: wit::TokenSet) -> StoredTokens {
     StoredTokens {
         access_token: t.access_token.map(Secret::new),
         refresh_token: t.refresh_token.map(Secret::new),
-        expires_at: t.expires_at,
-        obtained_at: t.obtained_at,
+        expires_at: t.expires_at_ms,
+        obtained_at: t.obtained_at_ms,
         origin: t.origin,
     }
 }
@@ -146,8 +146,8 @@ fn to_wit(t: StoredTokens) -> wit::TokenSet {
     wit::TokenSet {
         access_token: t.access_token.map(|s| s.expose().to_string()),
         refresh_token: t.refresh_token.map(|s| s.expose().to_string()),
-        expires_at: t.expires_at,
-        obtained_at: t.obtained_at,
+        expires_at_ms: t.expires_at,
+        obtained_at_ms: t.obtained_at,
         origin: t.origin,
     }
 }

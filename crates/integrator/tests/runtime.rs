@@ -21,7 +21,7 @@ fn config(sim: &Simulator, refresh: &str) -> wit::ConnectionConfig {
     wit::ConnectionConfig {
         connection_name: Some("pool".into()),
         api_url: Some(sim.url()),
-        timeout: Some(5_000),
+        timeout_ms: Some(5_000),
         client_id: "pool-client".into(),
         client_secret: None,
         access_token: None,
@@ -166,7 +166,7 @@ async fn init_returns_the_validated_connection_and_the_component_its_defaults() 
     let mut c = runtime.instantiate(&loaded).await.unwrap();
     let mut cfg = config(&sim, &pair.refresh_token);
     cfg.api_url = Some(format!("{}/", sim.url()));
-    cfg.timeout = Some(2_500);
+    cfg.timeout_ms = Some(2_500);
     let info = c.init(&cfg).await.unwrap();
     assert_eq!(info.api_url, sim.url());
     assert_eq!(info.api_origin, sim.url());

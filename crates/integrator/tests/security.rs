@@ -489,5 +489,8 @@ fn an_answer_of_tiny_objects_cannot_blow_up_memory() {
     hostile.store(false, Ordering::SeqCst);
     let (s, _, b) = served.request("GET", "/x/me", None);
     assert_eq!(s, 200, "the connection still serves: {b}");
-    within("held after 16 hostile answers", rss_kib(pid, "VmRSS:"), 8);
+    // Holding the sixteen 1 MB answers would be 16 MiB and more; what stays
+    // is the allocator's per-thread arenas: 6.4 to 8.3 MiB over runs on the
+    // 2-core CI machine, so 8 was a coin toss.
+    within("held after 16 hostile answers", rss_kib(pid, "VmRSS:"), 12);
 }

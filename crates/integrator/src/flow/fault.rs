@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 use super::connections::ConnectionError;
 use super::message::Message;
 use super::parse::Pos;
-use crate::bindings::wso2::twitter::types::{ConnectorError, TransportKind};
+use crate::bindings::wso2::twitter::types::{
+    ApiClass, ConnectorError, OauthReason, OauthRequest, TransportKind,
+};
 use crate::engine::CallError;
 
 /// Every kind of fault a flow can raise: the connector's error kinds (the
@@ -57,14 +59,18 @@ impl FaultKind {
         match e {
             ConnectorError::InvalidInput(_) => FaultKind::InvalidInput,
             ConnectorError::NotInitialized => FaultKind::NotInitialized,
-            ConnectorError::Unauthorized(_) => FaultKind::Unauthorized,
-            ConnectorError::Forbidden(_) => FaultKind::Forbidden,
-            ConnectorError::NotFound(_) => FaultKind::NotFound,
-            ConnectorError::RateLimited(_) => FaultKind::RateLimited,
-            ConnectorError::ApiError(_) => FaultKind::ApiError,
+            ConnectorError::Api(a) => match a.class {
+                ApiClass::Unauthorized => FaultKind::Unauthorized,
+                ApiClass::Forbidden => FaultKind::Forbidden,
+                ApiClass::NotFound => FaultKind::NotFound,
+                ApiClass::RateLimited => FaultKind::RateLimited,
+                ApiClass::Other => FaultKind::ApiError,
+            },
             ConnectorError::Transport(_) => FaultKind::Transport,
-            ConnectorError::RefreshFailed(_) => FaultKind::RefreshFailed,
-            ConnectorError::AuthorizationFailed(_) => FaultKind::AuthorizationFailed,
+            ConnectorError::Oauth(f) => match f.request {
+                OauthRequest::AuthorizationCode => FaultKind::AuthorizationFailed,
+                OauthRequest::Refresh | OauthRequest::Revocation => FaultKind::RefreshFailed,
+            },
             ConnectorError::MalformedResponse(_) => FaultKind::MalformedResponse,
             ConnectorError::TokenStore(_) => FaultKind::TokenStore,
         }
@@ -220,9 +226,9 @@ pub(super) fn malformed_fault(pos: &Pos, message: String) -> Fault {
 pub(super) fn rate_limits_json(l: &crate::bindings::wso2::twitter::types::RateLimits) -> Value {
     let w = |x: &Option<crate::bindings::wso2::twitter::types::RateLimitWindow>| {
         x.as_ref()
-            .map(|w| json!({"limit": w.limit, "remaining": w.remaining, "reset": w.reset}))
+            .map(|w| json!({"limit": w.limit, "remaining": w.remaining, "reset": w.reset_at_s}))
     };
-    json!({"window": w(&l.window), "userDay": w(&l.user_day), "appDay": w(&l.app_day), "retryAfter": l.retry_after})
+    json!({"window": w(&l.window), "userDay": w(&l.user_day), "appDay": w(&l.app_day), "retryAfter": l.retry_after_s})
 }
 
 pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
@@ -239,15 +245,13 @@ pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
             let kind = FaultKind::of(&failure.error);
             let mut j = json!({"kind": kind.as_str(), "message": failure.message, "detail": failure.detail});
             let upstream = match &failure.error {
-                E::Unauthorized(p) | E::Forbidden(p) | E::NotFound(p) | E::ApiError(p) => {
-                    j["problem"] = problem_json(p);
-                    Some(p.status)
-                }
-                E::RateLimited(r) => {
-                    j["rateLimits"] = rate_limits_json(&r.limits);
-                    j["retryAfter"] = json!(r.limits.retry_after);
-                    j["problem"] = problem_json(&r.problem);
-                    Some(429)
+                E::Api(a) => {
+                    if a.class == ApiClass::RateLimited {
+                        j["rateLimits"] = rate_limits_json(&a.rate_limits);
+                        j["retryAfter"] = json!(a.rate_limits.retry_after_s);
+                    }
+                    j["problem"] = problem_json(&a.problem);
+                    Some(a.problem.status)
                 }
                 E::InvalidInput(i) => {
                     j["parameter"] = json!(i.parameter);
@@ -258,7 +262,7 @@ pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
                     j["transport"] = json!(transport_kind(t.kind));
                     None
                 }
-                E::RefreshFailed(r) | E::AuthorizationFailed(r) => {
+                E::Oauth(r) => {
                     j["hint"] = json!(r.hint);
                     r.status
                 }
@@ -278,6 +282,25 @@ pub(super) fn connector_fault(pos: &Pos, e: &CallError) -> Fault {
             }
         }
     }
+}
+
+/// An operation's fault, with how to log in added when the connection has
+/// no tokens at all: the component cannot know how this runtime's users
+/// authorize, so its own hint stops at what to do.
+pub(super) fn operation_fault(pos: &Pos, connection: &str, e: &CallError) -> Fault {
+    let mut fault = connector_fault(pos, e);
+    let never_authorized = matches!(e, CallError::Connector(f) if matches!(&f.error,
+        ConnectorError::Oauth(o) if o.reason == OauthReason::NotAuthorized && o.request == OauthRequest::Refresh));
+    if never_authorized {
+        let login = format!(
+            "with this runtime: `integrator auth login --connection {connection} --client-id <the connection's clientId>`"
+        );
+        fault.detail = format!("{}; {login}", fault.detail);
+        if let Some(hint) = fault.json["hint"].as_str() {
+            fault.json["hint"] = json!(format!("{hint}; {login}"));
+        }
+    }
+    fault
 }
 
 /// A fault for a connection that gave no instance.

@@ -6,7 +6,7 @@ use super::exec::{Flow, Integrator};
 use super::expr::{self, Template};
 use super::fault::Fault;
 use super::fault::{
-    connection_fault, connector_fault, flow_fault, malformed_fault, rate_limits_json,
+    connection_fault, flow_fault, malformed_fault, operation_fault, rate_limits_json,
 };
 use super::message::{Message, MAX_SEQUENCE_DEPTH};
 use super::parse::{Condition, Mediator, OperationCall, Pos, PropertyScope, VarType};
@@ -137,7 +137,7 @@ impl Integrator {
                 }
                 msg.vars.insert(var, result);
             }
-            Err(e) => return Err(connector_fault(pos, &e)),
+            Err(e) => return Err(operation_fault(pos, &name, &e)),
         }
         Ok(Flow::Continue)
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the connector component (release: size-optimized, LTO, stripped) and
-# packages it with its descriptor as twitter-connector-<version>.zip.
+# Builds the connector component (profile `component`: LTO, stripped, cold crates
+# built for size; see Cargo.toml) and packages it with its descriptor as
+# twitter-connector-<version>.zip.
 set -euo pipefail
 cd "$(dirname "$0")"
 

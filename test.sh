@@ -22,3 +22,5 @@ fi
 
 ./build.sh
 cargo test --release --workspace "$@"
+# The Rust embedding example, end to end against the simulator.
+cargo run --release --quiet -p integrator --example embed

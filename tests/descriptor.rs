@@ -30,7 +30,7 @@ fn descriptor_parameters_match_the_component() {
             .map(|p| p.name.as_str())
             .collect();
         let expected: &[&str] = if *name == "init" {
-            integrator::instance_pool::POOL_PARAMETERS
+            integrator::connections::POOL_PARAMETERS
         } else {
             &[]
         };

@@ -10,7 +10,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
     // `wasi:http/types`, `wasi:io` and `wasi:clocks` are wasmtime's; the
     // `outgoing-handler` is generated here (async) and implemented in
-    // `outgoing.rs`.
+    // `imports/outgoing_handler.rs`.
     with: {
         "wasi:http/types": wasmtime_wasi_http::p2::bindings::http::types,
         "wasi:io": wasmtime_wasi::p2::bindings::io,

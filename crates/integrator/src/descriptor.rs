@@ -238,15 +238,14 @@ pub fn check_against(descriptor: &Descriptor, exports: &[String]) -> anyhow::Res
             .iter()
             .filter(|p| p.handled_by == Handler::Runtime)
         {
-            if op.name != "init"
-                || !crate::instance_pool::POOL_PARAMETERS.contains(&p.name.as_str())
+            if op.name != "init" || !crate::connections::POOL_PARAMETERS.contains(&p.name.as_str())
             {
                 bail!(
                     "{}: {}.{} is marked handledBy=\"runtime\", but the runtime handles only the init parameters {}",
                     descriptor.source,
                     op.name,
                     p.name,
-                    crate::instance_pool::POOL_PARAMETERS.join(", ")
+                    crate::connections::POOL_PARAMETERS.join(", ")
                 );
             }
         }

@@ -2,18 +2,15 @@
 //! guards and pools its outbound HTTP, keeps its rotated tokens, and runs
 //! WSO2-style mediation flows from the command line and as HTTP APIs.
 
-pub mod auth_cli;
 pub mod bindings;
+pub mod connections;
 pub mod descriptor;
+pub mod egress;
 pub mod engine;
 pub mod flow;
-pub mod host;
-pub mod instance_pool;
-pub mod outbound;
-pub mod outgoing;
-pub mod pool;
+pub mod imports;
 pub mod secret;
-pub mod store_cli;
+pub mod serve;
 
 pub use engine::{
     CallError, ConnectorFailure, ConnectorInstance, LoadKind, LoadedConnector, Runtime,

@@ -10,8 +10,8 @@ use wasmtime::{Store, UpdateDeadline};
 use crate::bindings::exports::wso2::twitter::connector as wit;
 use crate::bindings::wso2::twitter::types::{ConnectorError, ResponseMeta};
 use crate::bindings::TwitterConnector;
-use crate::host::HostState;
-use crate::outbound::Allowlist;
+use crate::egress::Allowlist;
+use crate::imports::HostState;
 
 use super::RECYCLE_ABOVE;
 
@@ -200,7 +200,7 @@ impl ConnectorInstance {
         let permitted = self
             .policy
             .as_ref()
-            .is_none_or(|policy| crate::outbound::policy_permits(policy, &info.api_url));
+            .is_none_or(|policy| crate::egress::policy_permits(policy, &info.api_url));
         if permitted {
             self.allow.allow_url(&info.api_url);
         } else {

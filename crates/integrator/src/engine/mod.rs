@@ -23,8 +23,8 @@ mod instance;
 
 use crate::bindings::exports::wso2::twitter::connector as wit;
 use crate::bindings::TwitterConnectorPre;
-use crate::host::{HostState, MemoryLimits};
-use crate::outbound::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY};
+use crate::egress::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY};
+use crate::imports::{HostState, MemoryLimits};
 use code_cache::CodeCache;
 use instance::arm_deadline;
 pub use instance::{trap_cause, CallError, ConnectorFailure, ConnectorInstance};
@@ -42,7 +42,7 @@ pub const RECYCLE_ABOVE: usize = 2 << 20;
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Instance slots the engine reserves (address space only, until used):
 /// two connections' pools at the largest `maxActiveConnections`.
-const POOL_INSTANCES: u32 = 2 * crate::instance_pool::MAX_ACTIVE_LIMIT as u32;
+const POOL_INSTANCES: u32 = 2 * crate::connections::MAX_ACTIVE_LIMIT as u32;
 
 #[derive(Clone)]
 pub struct RuntimeOptions {
@@ -51,7 +51,7 @@ pub struct RuntimeOptions {
     /// Where connections keep their tokens (shared by every instance).
     pub token_store: Arc<dyn token_store::TokenStore>,
     /// Sees every token value that passes through the store (for redaction).
-    pub on_token: Option<crate::host::TokenObserver>,
+    pub on_token: Option<crate::imports::TokenObserver>,
     pub memory_limit: usize,
     /// Where compiled components are cached; `None`: no disk cache.
     pub cache_dir: Option<PathBuf>,
@@ -176,10 +176,10 @@ impl Runtime {
             |s| s.http(),
         )
         .map_err(|e| anyhow!("{e}"))?;
-        crate::bindings::wasi::http::outgoing_handler::add_to_linker::<_, crate::outgoing::Outgoing>(
-            &mut linker,
-            HostState::outgoing,
-        )
+        crate::bindings::wasi::http::outgoing_handler::add_to_linker::<
+            _,
+            crate::imports::outgoing_handler::Outgoing,
+        >(&mut linker, HostState::outgoing)
         .map_err(|e| anyhow!("{e}"))?;
         crate::bindings::wso2::twitter::token_store::add_to_linker::<_, HasSelf<_>>(
             &mut linker,

@@ -1,5 +1,5 @@
 //! The connections of a running project: per connection name, a pool of
-//! component instances (see [`crate::instance_pool`]), each initialized with
+//! component instances (see [`crate::connections`]), each initialized with
 //! the connection's latest parameters; and the sandbox, which points every
 //! connection at the built-in simulator.
 
@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::{CallError, ConnectorInstance, LoadedConnector, Runtime};
-use crate::instance_pool::{
+use crate::connections::{
     CheckoutError, InstancePool, InvalidPoolParameter, PoolConfig, Pooled, POOL_PARAMETERS,
 };
+use crate::engine::{CallError, ConnectorInstance, LoadedConnector, Runtime};
 
 /// One pooled instance and the parameters it was initialized with.
 pub struct Slot {

@@ -10,9 +10,9 @@ pub use super::fault::{Fault, FaultKind};
 pub use super::message::{Message, Redactor};
 use super::message::{MsgScope, MAX_STEPS};
 use super::parse::{Mediator, Pos, Project, Sequence};
+use crate::connections::Pooled;
 use crate::descriptor::Descriptor;
 use crate::engine::{LoadedConnector, Runtime};
-use crate::instance_pool::Pooled;
 
 const SECRET_PARAMS: &[&str] = &["accessToken", "refreshToken", "clientSecret"];
 

@@ -4,12 +4,10 @@ pub mod connections;
 pub mod exec;
 pub mod expr;
 mod fault;
-pub mod listener;
 mod mediate;
 mod message;
 pub mod parse;
 pub mod redact;
-pub mod server;
 
 use std::path::Path;
 

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::store;
 use anyhow::Context;
 use integrator::descriptor;
-use integrator::store_cli;
 use integrator::{Runtime, RuntimeOptions};
 
 use crate::flows::{connector_package, setup_failed, Setup};
@@ -23,7 +23,7 @@ fn auth_runtime(
     Setup,
 > {
     let (path, package) = connector_package(args.connector.as_deref())?;
-    let store = store_cli::open(
+    let store = store::open(
         args.store.token_store.as_deref(),
         args.store.store_key_file.as_deref(),
     )
@@ -77,7 +77,7 @@ pub async fn run(action: AuthAction, args: AuthArgs) -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return setup_failed(e),
             };
-            let options = integrator::auth_cli::LoginOptions {
+            let options = crate::login::LoginOptions {
                 connection: connection.clone(),
                 client_id,
                 client_secret,
@@ -88,7 +88,7 @@ pub async fn run(action: AuthAction, args: AuthArgs) -> ExitCode {
                 open_browser: !no_browser,
                 wait: std::time::Duration::from_secs(timeout),
             };
-            integrator::auth_cli::login(&runtime, &loaded, options, async {
+            crate::login::login(&runtime, &loaded, options, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await
@@ -111,14 +111,14 @@ pub async fn run(action: AuthAction, args: AuthArgs) -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return setup_failed(e),
             };
-            match integrator::auth_cli::find_family(
+            match crate::login::find_family(
                 store.as_ref(),
                 &connection,
                 client_id.as_deref(),
                 api_url.as_deref(),
             ) {
                 Err(e) => Err(e),
-                Ok(family) => integrator::auth_cli::revoke(
+                Ok(family) => crate::login::revoke(
                     &runtime,
                     &loaded,
                     store.as_ref(),

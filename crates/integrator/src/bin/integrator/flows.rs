@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::store;
 use anyhow::Context;
 use integrator::descriptor;
 use integrator::flow::exec::Redactor;
 use integrator::flow::{self, Integrator, Sandbox};
-use integrator::store_cli;
 use integrator::{Runtime, RuntimeOptions};
 
 use crate::Common;
@@ -36,7 +36,7 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
     let token_store: Arc<dyn token_store::TokenStore> = if common.sandbox.is_some() {
         Arc::new(token_store::MemoryStore::new())
     } else {
-        store_cli::open(
+        store::open(
             common.store.token_store.as_deref(),
             common.store.store_key_file.as_deref(),
         )

@@ -3,6 +3,8 @@
 
 mod auth;
 mod flows;
+mod login;
+mod store;
 mod tokens;
 
 use std::net::SocketAddr;
@@ -11,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use integrator::flow::{self, Message};
+use integrator::flow::Message;
 
 use flows::{parse_var, prepare, setup_failed, shutdown_signal, Setup};
 
@@ -104,7 +106,7 @@ struct LimitArgs {
 }
 
 impl LimitArgs {
-    fn limits(&self) -> Result<integrator::flow::listener::ServerLimits, Setup> {
+    fn limits(&self) -> Result<integrator::serve::listener::ServerLimits, Setup> {
         let secs = |name: &str, v: f64| {
             if v.is_finite() && v > 0.0 && v <= 3600.0 {
                 Ok(std::time::Duration::from_secs_f64(v))
@@ -119,7 +121,7 @@ impl LimitArgs {
                 "--max-connections, --max-request-body and --max-buffered must be at least 1"
             )));
         }
-        Ok(integrator::flow::listener::ServerLimits {
+        Ok(integrator::serve::listener::ServerLimits {
             header_timeout: secs("header-timeout", self.header_timeout)?,
             body_timeout: secs("body-timeout", self.body_timeout)?,
             idle_timeout: secs("idle-timeout", self.idle_timeout)?,
@@ -366,11 +368,11 @@ async fn run(cli: Cli) -> ExitCode {
                 }
             };
             let addr = listener.local_addr().unwrap_or(listen);
-            for route in flow::server::describe_routes(&integrator, addr) {
+            for route in integrator::serve::describe_routes(&integrator, addr) {
                 eprintln!("serving {route}");
             }
             eprintln!("integrator: listening on http://{addr}");
-            match flow::server::serve(integrator, listener, limits, shutdown_signal()).await {
+            match integrator::serve::serve(integrator, listener, limits, shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use integrator::store_cli;
+use crate::store;
 
 use crate::flows::{setup_failed, Setup};
 use crate::{StoreArgs, TokensAction};
 
 pub fn run(action: TokensAction, store: StoreArgs) -> ExitCode {
-    let opened = match store_cli::open(
+    let opened = match store::open(
         store.token_store.as_deref(),
         store.store_key_file.as_deref(),
     ) {
@@ -16,13 +16,13 @@ pub fn run(action: TokensAction, store: StoreArgs) -> ExitCode {
         Err(e) => return setup_failed(Setup(e)),
     };
     let done = match action {
-        TokensAction::List { json: true } => store_cli::list_json(opened.as_ref())
+        TokensAction::List { json: true } => store::list_json(opened.as_ref())
             .map(|v| println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default())),
         TokensAction::List { json: false } => {
-            store_cli::list_table(opened.as_ref()).map(|t| print!("{t}"))
+            store::list_table(opened.as_ref()).map(|t| print!("{t}"))
         }
         TokensAction::Forget { connection } => {
-            store_cli::forget(opened.as_ref(), &connection).map(|n| {
+            store::forget(opened.as_ref(), &connection).map(|n| {
                 eprintln!(
                     "forgot {n} token famil{} of `{connection}` in {}",
                     if n == 1 { "y" } else { "ies" },

@@ -23,12 +23,12 @@ use hyper::service::service_fn;
 use token_store::{FamilyKey, TokenStore};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::bindings::exports::wso2::twitter::connector as wit;
-use crate::bindings::wso2::twitter::types::ConnectorError;
-use crate::engine::{CallError, LoadedConnector, Runtime};
-use crate::flow::listener::{self, AcceptBackoff, ServerLimits};
-use crate::flow::redact::Redactor;
-use crate::secret::Secret;
+use integrator::bindings::exports::wso2::twitter::connector as wit;
+use integrator::bindings::wso2::twitter::types::ConnectorError;
+use integrator::engine::{CallError, LoadedConnector, Runtime};
+use integrator::flow::redact::Redactor;
+use integrator::secret::Secret;
+use integrator::serve::listener::{self, AcceptBackoff, ServerLimits};
 
 pub struct LoginOptions {
     pub connection: String,
@@ -351,7 +351,7 @@ pub fn find_family(
     client_id: Option<&str>,
     api_url: Option<&str>,
 ) -> anyhow::Result<FamilyKey> {
-    let origin = api_url.and_then(crate::outbound::origin_of_str);
+    let origin = api_url.and_then(integrator::egress::origin_of_str);
     let matches: Vec<FamilyKey> = store
         .list()
         .map_err(|e| anyhow!("{e}"))?
@@ -360,9 +360,9 @@ pub fn find_family(
         .filter(|k| k.connection == connection)
         .filter(|k| client_id.is_none_or(|c| k.client_id == c))
         .filter(|k| {
-            origin
-                .as_ref()
-                .is_none_or(|o| crate::outbound::origin_of_str(&k.api_origin).as_ref() == Some(o))
+            origin.as_ref().is_none_or(|o| {
+                integrator::egress::origin_of_str(&k.api_origin).as_ref() == Some(o)
+            })
         })
         .collect();
     match matches.as_slice() {

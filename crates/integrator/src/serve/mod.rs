@@ -2,6 +2,8 @@
 //! running its resource's inSequence (and faultSequence) on a message made
 //! from the request.
 
+pub mod listener;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,9 +18,9 @@ use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::exec::{Integrator, Message};
-use super::listener::{self, AcceptBackoff, ServerLimits, Verdict};
-use super::parse::Resource;
+use crate::flow::parse::Resource;
+use crate::flow::{Integrator, Message};
+use listener::{AcceptBackoff, ServerLimits, Verdict};
 
 /// Matches `path` against a uri-template like `/tweets/{id}`; `/*` matches any rest.
 fn match_template(template: &str, path: &str) -> Option<Map<String, Value>> {

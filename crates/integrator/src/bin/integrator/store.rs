@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use token_store::{FamilyInfo, StoreKey, StoreSpec, TokenStore};
 
-use crate::flow::redact::escape_controls;
+use integrator::flow::redact::escape_controls;
 
 /// The environment variable holding the key that seals tokens at rest.
 pub const STORE_KEY_ENV: &str = "INTEGRATOR_STORE_KEY";

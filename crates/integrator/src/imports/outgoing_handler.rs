@@ -25,7 +25,7 @@ use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequ
 use wasmtime_wasi_http::{RequestOptions, WasiHttpHooks};
 
 use crate::bindings::wasi::http::outgoing_handler::Host;
-use crate::outbound::Outbound;
+use crate::egress::Outbound;
 
 /// `Content-Length`, if present and well-formed (RFC 9110: `1*DIGIT`, once).
 /// wasmtime-wasi-http's own check is private; a malformed value must not

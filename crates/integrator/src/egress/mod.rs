@@ -3,6 +3,8 @@
 //! connection's allowlist, bounded in time and size, and sent over one
 //! pooled keep-alive client (rustls, system roots, `SSL_CERT_FILE`).
 
+pub mod connection_pool;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::time::Sleep;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::pool::{parts, Pool, PoolError, Release};
+use connection_pool::{parts, Pool, PoolError, Release};
 
 /// Response bodies above this are cut with `HttpResponseBodySize`.
 pub const DEFAULT_MAX_BODY: u64 = 4 << 20;

@@ -26,4 +26,4 @@ pub mod wso2;
 mod component;
 
 #[cfg(test)]
-mod tests;
+mod test_support;

@@ -24,6 +24,8 @@ mod refresher;
 mod set;
 mod source;
 mod store;
+#[cfg(test)]
+mod tests;
 
 pub use set::{TokenSet, EXPIRY_MARGIN_MS};
 pub use source::TokenSource;

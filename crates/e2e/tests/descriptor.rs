@@ -5,8 +5,8 @@ use integrator::descriptor::Handler;
 
 #[test]
 fn descriptor_parameters_match_the_component() {
-    let xml =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/connector.xml")).unwrap();
+    let xml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../connector.xml"))
+        .unwrap();
     let (descriptor, _) = integrator::descriptor::parse(&xml, "connector.xml").unwrap();
     assert_eq!(
         descriptor.operations.len(),

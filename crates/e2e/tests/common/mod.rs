@@ -16,7 +16,7 @@ use x_sim::Simulator;
 pub const CLIENT_ID: &str = "test-client";
 
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The component `./build.sh` produced.

@@ -1,0 +1,160 @@
+//! The contract: every body sent matches the vendored OpenAPI schema, and
+//! the component exports and imports what the WIT says.
+
+mod common;
+
+use common::*;
+use integrator::bindings::exports::wso2::twitter::connector as wit;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_body_sent_matches_the_openapi_schema() {
+    let spec: Value = serde_json::from_slice(
+        &std::fs::read(spec_dir().join("openapi.json")).expect("spec/x-api/openapi.json"),
+    )
+    .unwrap();
+    let mut schema = serde_json::json!({"$ref": "#/components/schemas/CreatePostsRequest"});
+    schema["components"] = spec["components"].clone();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+
+    let h = Harness::new().await;
+    let mut c = h.ready().await;
+    let bodies: Vec<Vec<(String, String)>> = vec![
+        kv(&[("text", "plain")]),
+        kv(&[
+            ("text", "with poll"),
+            (
+                "poll",
+                r#"{"options":["a","b","c"],"duration_minutes":1440,"reply_settings":"following"}"#,
+            ),
+        ]),
+        kv(&[
+            ("text", "media"),
+            (
+                "media",
+                r#"{"media_ids":["1","2"],"tagged_user_ids":["3"]}"#,
+            ),
+        ]),
+        kv(&[("media", r#"{"media_ids":["1"]}"#)]),
+        kv(&[
+            ("text", "reply"),
+            (
+                "reply",
+                r#"{"in_reply_to_tweet_id":"99","exclude_reply_user_ids":["7"]}"#,
+            ),
+        ]),
+        kv(&[
+            ("text", "quote"),
+            ("quote_tweet_id", "1234567890123456789"),
+            ("reply_settings", "mentionedUsers"),
+        ]),
+        kv(&[
+            ("text", "geo"),
+            ("geo", r#"{"place_id":"df51dec6f4ee2b2c"}"#),
+            ("nullcast", "true"),
+        ]),
+        kv(&[
+            ("text", "dm"),
+            (
+                "direct_message_deep_link",
+                "https://x.com/messages/compose?recipient_id=1",
+            ),
+        ]),
+        kv(&[
+            ("text", "sf"),
+            ("for_super_followers_only", "true"),
+            ("share_with_followers", "false"),
+        ]),
+        kv(&[
+            ("text", "community"),
+            ("community_id", "42"),
+            ("made_with_ai", "true"),
+            ("paid_partnership", "false"),
+        ]),
+        kv(&[("text", "card"), ("card_uri", "card://1234")]),
+        kv(&[
+            ("text", "edit"),
+            ("edit_options", r#"{"previous_post_id":"77"}"#),
+        ]),
+    ];
+    for params in &bodies {
+        c.invoke("createTweet", params)
+            .await
+            .unwrap_or_else(|e| panic!("{params:?}: {e}"));
+    }
+    // The typed path too, with every field of the record set that can be.
+    let mut t = text_tweet("typed with everything");
+    t.reply = Some(wit::Reply {
+        in_reply_to_tweet_id: "5".into(),
+        exclude_reply_user_ids: vec![],
+        auto_populate_reply_metadata: Some(true),
+    });
+    t.reply_settings = Some("verified".into());
+    t.geo_place_id = Some("abc".into());
+    t.nullcast = Some(false);
+    t.direct_message_deep_link = Some("https://x.com/messages/compose".into());
+    c.create_tweet(&t).await.unwrap();
+
+    let sent = h.sim.stats().tweet_bodies;
+    assert_eq!(sent.len(), bodies.len() + 1);
+    for body in &sent {
+        let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{body}: {errors:?}");
+    }
+    // The validator is not vacuous: a body X would refuse fails it.
+    assert!(!validator.is_valid(&serde_json::json!({"text":"x","bogus":1})));
+    assert!(
+        !validator.is_valid(&serde_json::json!({"poll":{"options":["a"],"duration_minutes":5}}))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_component_exports_and_imports_what_the_contract_says() {
+    let h = Harness::new().await;
+    let engine = h.runtime.engine();
+    let component = wasmtime::component::Component::from_file(engine, component_path()).unwrap();
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    assert_eq!(exports, vec!["wso2:twitter/connector@0.1.0"]);
+    let (_, connector) = ty.exports(engine).next().unwrap();
+    let funcs: Vec<String> = match connector.ty {
+        wasmtime::component::types::ComponentItem::ComponentInstance(i) => {
+            i.exports(engine).map(|(n, _)| n.to_string()).collect()
+        }
+        other => panic!("{other:?}"),
+    };
+    for f in ["init", "create-tweet", "delete-tweet", "get-me", "invoke"] {
+        assert!(
+            funcs.iter().any(|n| n == f),
+            "missing export {f}: {funcs:?}"
+        );
+    }
+    let imports: Vec<String> = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+    assert!(
+        imports
+            .iter()
+            .any(|n| n == "wasi:http/outgoing-handler@0.2.12"),
+        "{imports:?}"
+    );
+    assert!(
+        imports
+            .iter()
+            .any(|n| n == "wso2:twitter/token-store@0.1.0"),
+        "{imports:?}"
+    );
+    // Nothing outside what std and wasi:http pull in.
+    for n in &imports {
+        let ok = n.starts_with("wasi:http/")
+            || n.starts_with("wasi:io/")
+            || n.starts_with("wasi:clocks/")
+            || n.starts_with("wasi:cli/")
+            || n.starts_with("wasi:random/")
+            || n.starts_with("wasi:filesystem/")
+            || n.starts_with("wso2:twitter/");
+        assert!(ok, "unexpected import {n}");
+    }
+    assert!(
+        !imports.iter().any(|n| n.starts_with("wasi:sockets/")),
+        "no raw sockets: {imports:?}"
+    );
+}

@@ -87,6 +87,30 @@ async fn over_tls_too_with_a_private_root() {
     thousand_calls_one_connection(Simulator::start_tls().await.unwrap()).await;
 }
 
+/// A host name that does not resolve is told apart from a refused
+/// connection by the error's type (the runtime's resolver marks it), not by
+/// searching its text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_does_not_resolve_is_a_dns_error() {
+    let sim = Simulator::start().await.unwrap();
+    let (pair, runtime, loaded) = plain_runtime(&sim);
+    let mut c = runtime.instantiate(&loaded).await.unwrap();
+    let mut cfg = config(&sim, &pair.refresh_token);
+    // RFC 6761: `.invalid` never resolves.
+    cfg.api_url = Some("https://x-connector-test.invalid".into());
+    c.init(&cfg).await.unwrap();
+    match c.get_me(&me()).await.unwrap_err() {
+        integrator::CallError::Connector(e) => {
+            assert_eq!(
+                integrator::flow::FaultKind::of(&e.error).as_str(),
+                "transport"
+            );
+            assert!(e.detail.contains("(dns)"), "{}", e.detail);
+        }
+        other => panic!("{other}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_is_a_tls_error() {
     let sim = Simulator::start_tls().await.unwrap();

@@ -30,6 +30,8 @@ use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::{Connection as _, HttpConnector};
+
+use super::connect_error::MarkingResolver;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_service::Service;
@@ -109,7 +111,7 @@ struct Origin {
 
 #[derive(Clone)]
 pub struct Pool {
-    connector: HttpsConnector<HttpConnector>,
+    connector: HttpsConnector<HttpConnector<MarkingResolver>>,
     origins: Arc<Mutex<Vec<Origin>>>,
 }
 
@@ -150,7 +152,7 @@ impl Pool {
     /// HTTP/1.1 requests in flight per origin (so connections per origin).
     pub const MAX_PER_HOST: usize = 128;
 
-    pub fn new(connector: HttpsConnector<HttpConnector>) -> Self {
+    pub fn new(connector: HttpsConnector<HttpConnector<MarkingResolver>>) -> Self {
         Pool {
             connector,
             origins: Default::default(),

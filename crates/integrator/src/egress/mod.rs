@@ -3,6 +3,7 @@
 //! connection's allowlist, bounded in time and size, and sent over one
 //! pooled keep-alive client (rustls, system roots, `SSL_CERT_FILE`).
 
+pub mod connect_error;
 pub mod connection_pool;
 
 use std::future::Future;
@@ -54,7 +55,7 @@ impl HttpClient {
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let mut http = HttpConnector::new();
+        let mut http = HttpConnector::new_with_resolver(connect_error::MarkingResolver::default());
         http.enforce_http(false);
         http.set_nodelay(true);
         // No connector-wide connect timeout: each request's own (within
@@ -163,24 +164,6 @@ fn effective(asked: Option<Duration>, cap: Duration) -> Duration {
     asked.map_or(cap, |a| a.min(cap))
 }
 
-fn connect_error(e: &(dyn std::error::Error + Send + Sync)) -> HttpError {
-    let text = format!("{:?}", e).to_ascii_lowercase();
-    if text.contains("dns") || text.contains("failed to lookup") {
-        HttpError::DnsError {
-            rcode: Some("lookup failed".into()),
-            info_code: None,
-        }
-    } else if text.contains("certificate") || text.contains("invalidcert") {
-        HttpError::TlsCertificateError
-    } else if text.contains("tls") || text.contains("handshake") {
-        HttpError::TlsProtocolError
-    } else if text.contains("timed out") || text.contains("timeout") {
-        HttpError::ConnectionTimeout
-    } else {
-        HttpError::ConnectionRefused
-    }
-}
-
 impl WasiHttpHooks for Outbound {
     fn send_request(
         &mut self,
@@ -232,7 +215,7 @@ impl WasiHttpHooks for Outbound {
             .await;
             let (resp, release) = match resp {
                 None => return Err(HttpError::ConnectionReadTimeout),
-                Some(Err(PoolError::Connect(e))) => return Err(connect_error(&*e)),
+                Some(Err(PoolError::Connect(e))) => return Err(connect_error::classify(&*e)),
                 Some(Err(PoolError::ConnectTimeout)) => return Err(HttpError::ConnectionTimeout),
                 Some(Err(PoolError::BadUri)) => return Err(HttpError::HttpRequestUriInvalid),
                 Some(Err(PoolError::Request(e))) => {

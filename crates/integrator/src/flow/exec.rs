@@ -3,13 +3,14 @@
 
 use serde_json::Value;
 
-use super::connections::{Connections, Sandbox, Slot};
+use super::connections::{Connections, Slot};
 use super::expr::{self, Template};
 use super::fault::{connection_fault, connector_fault, flow_fault, set_error};
 pub use super::fault::{Fault, FaultKind};
 pub use super::message::{Message, Redactor};
 use super::message::{MsgScope, MAX_STEPS};
 use super::parse::{Mediator, Pos, Project, Sequence};
+use crate::connections::ConnectionRedirect;
 use crate::connections::Pooled;
 use crate::descriptor::Descriptor;
 use crate::engine::{LoadedConnector, Runtime};
@@ -22,7 +23,8 @@ pub struct Integrator {
     pub loaded: LoadedConnector,
     pub descriptor: Descriptor,
     pub project: Project,
-    pub sandbox: Option<Sandbox>,
+    /// Where connections go instead of their `apiUrl` (the sandbox).
+    pub redirect: Option<Box<dyn ConnectionRedirect>>,
     pub redactor: Redactor,
     pub(super) connections: Connections,
 }
@@ -38,7 +40,7 @@ impl Integrator {
         loaded: LoadedConnector,
         descriptor: Descriptor,
         project: Project,
-        sandbox: Option<Sandbox>,
+        redirect: Option<Box<dyn ConnectionRedirect>>,
         redactor: Redactor,
     ) -> Self {
         Integrator {
@@ -46,7 +48,7 @@ impl Integrator {
             loaded,
             descriptor,
             project,
-            sandbox,
+            redirect,
             redactor,
             connections: Connections::default(),
         }
@@ -219,15 +221,15 @@ impl Integrator {
     }
 
     /// Configures connection `name` with `values` (pointing it at the
-    /// sandbox when there is one) and returns an initialized instance.
+    /// redirect when there is one) and returns an initialized instance.
     pub(super) async fn connection(
         &self,
         name: &str,
         mut values: Vec<(String, String)>,
         pos: &Pos,
     ) -> Result<Pooled<Slot>, Fault> {
-        if let Some(sandbox) = &self.sandbox {
-            sandbox.rewrite(name, &mut values);
+        if let Some(redirect) = &self.redirect {
+            redirect.rewrite(name, &mut values);
             for (k, v) in &values {
                 if SECRET_PARAMS.contains(&k.as_str()) {
                     self.redactor.add(v);

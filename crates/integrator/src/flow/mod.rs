@@ -11,7 +11,6 @@ pub mod redact;
 
 use std::path::Path;
 
-pub use connections::Sandbox;
 pub use exec::{Fault, FaultKind, Integrator, Message};
 pub use parse::{FlowError, Project};
 

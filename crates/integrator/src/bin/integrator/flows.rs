@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use crate::store;
 use anyhow::Context;
+use integrator::connections::ConnectionRedirect;
 use integrator::descriptor;
 use integrator::flow::exec::Redactor;
-use integrator::flow::{self, Integrator, Sandbox};
+use integrator::flow::{self, Integrator};
 use integrator::{Runtime, RuntimeOptions};
 
 use crate::Common;
@@ -30,10 +31,28 @@ pub fn connector_package(given: Option<&Path>) -> Result<(PathBuf, descriptor::P
     Ok((path, package))
 }
 
+/// The built-in simulator every connection goes to, with `--sandbox`.
+#[cfg(feature = "sandbox")]
+async fn sandbox(common: &Common) -> Result<Option<Box<dyn ConnectionRedirect>>, Setup> {
+    let Some(tier) = common.sandbox else {
+        return Ok(None);
+    };
+    let sandbox = integrator::connections::sandbox::Sandbox::start(tier)
+        .await
+        .context("starting the sandbox")
+        .map_err(Setup)?;
+    Ok(Some(Box::new(sandbox)))
+}
+
+#[cfg(not(feature = "sandbox"))]
+async fn sandbox(_: &Common) -> Result<Option<Box<dyn ConnectionRedirect>>, Setup> {
+    Ok(None)
+}
+
 pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup> {
     let (path, package) = connector_package(common.connector.as_deref())?;
     // The sandbox never touches the user's real store.
-    let token_store: Arc<dyn token_store::TokenStore> = if common.sandbox.is_some() {
+    let token_store: Arc<dyn token_store::TokenStore> = if common.sandboxed() {
         Arc::new(token_store::MemoryStore::new())
     } else {
         store::open(
@@ -60,22 +79,13 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
     descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup)?;
     let files: Vec<&Path> = flows.iter().map(PathBuf::as_path).collect();
     let project = flow::load_project(&files, &package.descriptor).map_err(|e| Setup(e.into()))?;
-    let sandbox = if let Some(tier) = common.sandbox {
-        Some(
-            Sandbox::start(tier)
-                .await
-                .context("starting the sandbox")
-                .map_err(Setup)?,
-        )
-    } else {
-        None
-    };
+    let redirect = sandbox(common).await?;
     Ok(Integrator::new(
         runtime,
         loaded,
         package.descriptor,
         project,
-        sandbox,
+        redirect,
         redactor,
     ))
 }

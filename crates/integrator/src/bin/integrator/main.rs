@@ -247,6 +247,7 @@ struct Common {
     /// connection is pointed at it, with tokens of a ready test account.
     /// `--sandbox=free` gives it the Free tier's budgets (24-hour caps),
     /// `--sandbox` or `--sandbox=pro` the Pro tier's.
+    #[cfg(feature = "sandbox")]
     #[arg(
         long,
         value_name = "TIER",
@@ -254,7 +255,7 @@ struct Common {
         require_equals = true,
         default_missing_value = "pro"
     )]
-    sandbox: Option<x_sim::Tier>,
+    sandbox: Option<integrator::connections::sandbox::Tier>,
     /// Only let connections reach these hosts (`api.x.com`, `127.0.0.1:8080`) or
     /// origins (`https://api.x.com`); others are denied and logged. Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
@@ -264,6 +265,16 @@ struct Common {
     verbose: u8,
     #[command(flatten)]
     store: StoreArgs,
+}
+
+impl Common {
+    /// Whether connections go to the built-in simulator (`--sandbox`).
+    fn sandboxed(&self) -> bool {
+        #[cfg(feature = "sandbox")]
+        return self.sandbox.is_some();
+        #[cfg(not(feature = "sandbox"))]
+        return false;
+    }
 }
 
 fn init_tracing(verbose: u8) {

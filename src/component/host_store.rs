@@ -6,43 +6,56 @@ use crate::token::{FamilyKey, StoreError, TokenSet, TokenStore, Versioned};
 
 pub(super) struct HostStore;
 
-fn to_wit_tokens(t: &TokenSet) -> store::TokenSet {
-    store::TokenSet {
-        access_token: t.access_token.as_ref().map(|s| s.expose().to_string()),
-        refresh_token: t.refresh_token.as_ref().map(|s| s.expose().to_string()),
-        expires_at_ms: t.expires_at,
-        obtained_at_ms: t.obtained_at,
-        origin: t.origin.clone(),
+// One `From` per direction between the domain types and the WIT records.
+
+impl From<&TokenSet> for store::TokenSet {
+    fn from(t: &TokenSet) -> Self {
+        store::TokenSet {
+            access_token: t.access_token.as_ref().map(|s| s.expose().to_string()),
+            refresh_token: t.refresh_token.as_ref().map(|s| s.expose().to_string()),
+            expires_at_ms: t.expires_at,
+            obtained_at_ms: t.obtained_at,
+            origin: t.origin.clone(),
+        }
     }
 }
 
-fn to_wit_family(f: &FamilyKey) -> store::FamilyKey {
-    store::FamilyKey {
-        connection: f.connection.clone(),
-        client_id: f.client_id.clone(),
-        api_origin: f.api_origin.clone(),
+impl From<store::TokenSet> for TokenSet {
+    fn from(t: store::TokenSet) -> Self {
+        TokenSet {
+            access_token: t.access_token.map(Secret::new),
+            refresh_token: t.refresh_token.map(Secret::new),
+            expires_at: t.expires_at_ms,
+            obtained_at: t.obtained_at_ms,
+            origin: t.origin,
+        }
     }
 }
 
-fn from_store_error(e: store::StoreError) -> StoreError {
-    match e {
-        store::StoreError::Conflict(v) => StoreError::Conflict(v),
-        store::StoreError::Unavailable(m) => StoreError::Unavailable(m),
+impl From<&FamilyKey> for store::FamilyKey {
+    fn from(f: &FamilyKey) -> Self {
+        store::FamilyKey {
+            connection: f.connection.clone(),
+            client_id: f.client_id.clone(),
+            api_origin: f.api_origin.clone(),
+        }
+    }
+}
+
+impl From<store::StoreError> for StoreError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::Conflict(v) => StoreError::Conflict(v),
+            store::StoreError::Unavailable(m) => StoreError::Unavailable(m),
+        }
     }
 }
 
 impl TokenStore for HostStore {
     fn load(&self, family: &FamilyKey) -> Result<Option<Versioned>, StoreError> {
-        let v = store::load(&to_wit_family(family)).map_err(from_store_error)?;
-        Ok(v.map(|v| Versioned {
+        Ok(store::load(&family.into())?.map(|v| Versioned {
             version: v.version,
-            tokens: TokenSet {
-                access_token: v.tokens.access_token.map(Secret::new),
-                refresh_token: v.tokens.refresh_token.map(Secret::new),
-                expires_at: v.tokens.expires_at_ms,
-                obtained_at: v.tokens.obtained_at_ms,
-                origin: v.tokens.origin,
-            },
+            tokens: v.tokens.into(),
         }))
     }
 
@@ -52,15 +65,14 @@ impl TokenStore for HostStore {
         expected: u64,
         tokens: &TokenSet,
     ) -> Result<u64, StoreError> {
-        store::save(&to_wit_family(family), expected, &to_wit_tokens(tokens))
-            .map_err(from_store_error)
+        Ok(store::save(&family.into(), expected, &tokens.into())?)
     }
 
     fn acquire_lease(&self, family: &FamilyKey, ttl_ms: u32) -> Result<Option<u64>, StoreError> {
-        store::acquire_lease(&to_wit_family(family), ttl_ms).map_err(from_store_error)
+        Ok(store::acquire_lease(&family.into(), ttl_ms)?)
     }
 
     fn release_lease(&self, family: &FamilyKey, lease: u64) {
-        store::release_lease(&to_wit_family(family), lease)
+        store::release_lease(&family.into(), lease)
     }
 }

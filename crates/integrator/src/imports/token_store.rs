@@ -11,38 +11,48 @@ use super::host_state::HostState;
 use crate::bindings::wso2::twitter::token_store as wit;
 use crate::secret::Secret;
 
-fn to_family(f: wit::FamilyKey) -> FamilyKey {
-    FamilyKey {
-        connection: f.connection,
-        client_id: f.client_id,
-        api_origin: f.api_origin,
+// One `From` per direction between the store's types and the WIT records.
+
+impl From<wit::FamilyKey> for FamilyKey {
+    fn from(f: wit::FamilyKey) -> Self {
+        FamilyKey {
+            connection: f.connection,
+            client_id: f.client_id,
+            api_origin: f.api_origin,
+        }
     }
 }
 
-fn to_stored(t: wit::TokenSet) -> StoredTokens {
-    StoredTokens {
-        access_token: t.access_token.map(Secret::new),
-        refresh_token: t.refresh_token.map(Secret::new),
-        expires_at: t.expires_at_ms,
-        obtained_at: t.obtained_at_ms,
-        origin: t.origin,
+impl From<wit::TokenSet> for StoredTokens {
+    fn from(t: wit::TokenSet) -> Self {
+        StoredTokens {
+            access_token: t.access_token.map(Secret::new),
+            refresh_token: t.refresh_token.map(Secret::new),
+            expires_at: t.expires_at_ms,
+            obtained_at: t.obtained_at_ms,
+            origin: t.origin,
+        }
     }
 }
 
-fn to_wit(t: StoredTokens) -> wit::TokenSet {
-    wit::TokenSet {
-        access_token: t.access_token.map(|s| s.expose().to_string()),
-        refresh_token: t.refresh_token.map(|s| s.expose().to_string()),
-        expires_at_ms: t.expires_at,
-        obtained_at_ms: t.obtained_at,
-        origin: t.origin,
+impl From<StoredTokens> for wit::TokenSet {
+    fn from(t: StoredTokens) -> Self {
+        wit::TokenSet {
+            access_token: t.access_token.map(|s| s.expose().to_string()),
+            refresh_token: t.refresh_token.map(|s| s.expose().to_string()),
+            expires_at_ms: t.expires_at,
+            obtained_at_ms: t.obtained_at,
+            origin: t.origin,
+        }
     }
 }
 
-fn to_wit_error(e: token_store::StoreError) -> wit::StoreError {
-    match e {
-        token_store::StoreError::Conflict(v) => wit::StoreError::Conflict(v),
-        token_store::StoreError::Unavailable(m) => wit::StoreError::Unavailable(m),
+impl From<token_store::StoreError> for wit::StoreError {
+    fn from(e: token_store::StoreError) -> Self {
+        match e {
+            token_store::StoreError::Conflict(v) => wit::StoreError::Conflict(v),
+            token_store::StoreError::Unavailable(m) => wit::StoreError::Unavailable(m),
+        }
     }
 }
 
@@ -52,7 +62,7 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&dyn TokenStore) -> Result<T, token_store::StoreError> + Send + 'static,
 ) -> Result<T, wit::StoreError> {
     match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
-        Ok(r) => r.map_err(to_wit_error),
+        Ok(r) => r.map_err(Into::into),
         Err(e) => Err(wit::StoreError::Unavailable(format!(
             "token store call failed: {e}"
         ))),
@@ -74,7 +84,7 @@ impl wit::Host for HostState {
         &mut self,
         family: wit::FamilyKey,
     ) -> wasmtime::Result<Result<Option<wit::VersionedTokens>, wit::StoreError>> {
-        let family = to_family(family);
+        let family = FamilyKey::from(family);
         let r = blocking(self.tokens.clone(), move |s| s.load(&family)).await;
         if let Ok(Some(v)) = &r {
             self.saw(&v.tokens);
@@ -82,7 +92,7 @@ impl wit::Host for HostState {
         Ok(r.map(|v| {
             v.map(|v| wit::VersionedTokens {
                 version: v.version,
-                tokens: to_wit(v.tokens),
+                tokens: v.tokens.into(),
             })
         }))
     }
@@ -93,8 +103,8 @@ impl wit::Host for HostState {
         expected_version: u64,
         tokens: wit::TokenSet,
     ) -> wasmtime::Result<Result<u64, wit::StoreError>> {
-        let family = to_family(family);
-        let tokens = to_stored(tokens);
+        let family = FamilyKey::from(family);
+        let tokens = StoredTokens::from(tokens);
         self.saw(&tokens);
         let connection = family.connection.clone();
         let store = self.tokens.clone();
@@ -120,7 +130,7 @@ impl wit::Host for HostState {
         family: wit::FamilyKey,
         ttl_ms: u32,
     ) -> wasmtime::Result<Result<Option<u64>, wit::StoreError>> {
-        let family = to_family(family);
+        let family = FamilyKey::from(family);
         Ok(blocking(self.tokens.clone(), move |s| {
             s.acquire_lease(&family, Duration::from_millis(ttl_ms.into()))
         })
@@ -128,7 +138,7 @@ impl wit::Host for HostState {
     }
 
     async fn release_lease(&mut self, family: wit::FamilyKey, lease: u64) -> wasmtime::Result<()> {
-        let family = to_family(family);
+        let family = FamilyKey::from(family);
         if let Err(wit::StoreError::Unavailable(m)) = blocking(self.tokens.clone(), move |s| {
             s.release_lease(&family, lease)
         })

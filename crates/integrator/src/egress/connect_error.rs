@@ -63,12 +63,11 @@ pub fn classify(e: &(dyn Error + Send + Sync + 'static)) -> HttpError {
         if let Some(code) = of_one(err) {
             return code;
         }
-        // `io::Error::source` skips the error it wraps: look inside first.
-        next = match err.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
-            Some(inner) => match of_one(inner) {
-                Some(code) => return code,
-                None => inner.source(),
-            },
+        // `io::Error::source` skips the error it wraps (hyper-rustls wraps
+        // tokio-rustls's io::Error, which wraps the rustls::Error): step
+        // into the wrapped error itself.
+        next = match err.downcast_ref::<io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as &(dyn Error + 'static)),
             None => err.source(),
         };
     }
@@ -115,6 +114,12 @@ mod tests {
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         );
         assert!(matches!(classify(&cert), HttpError::TlsCertificateError));
+        // As hyper-rustls hands it over: tokio-rustls's error in another.
+        let wrapped = io::Error::other(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        ));
+        assert!(matches!(classify(&wrapped), HttpError::TlsCertificateError));
         let alert = io::Error::new(
             io::ErrorKind::InvalidData,
             rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure),

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use jsonschema::Validator;
 use serde_json::{json, Value};
 
-use crate::endpoint;
+use crate::{endpoint, Endpoint};
 
 const SPEC: &str = include_str!("../../../spec/x-api/openapi.json");
 
@@ -53,7 +53,7 @@ fn validators() -> &'static Validators {
 }
 
 /// Why an answer breaks the contract, if it does.
-pub fn check(endpoint: &str, status: u16, body: &[u8]) -> Option<String> {
+pub fn check(endpoint: Endpoint, status: u16, body: &[u8]) -> Option<String> {
     if !matches!(
         endpoint,
         endpoint::CREATE_TWEET | endpoint::DELETE_TWEET | endpoint::GET_ME

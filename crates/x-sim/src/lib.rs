@@ -22,17 +22,62 @@ mod state;
 
 pub use server::{Simulator, Tls};
 pub use state::{
-    endpoint_key, weighted_length, Account, Budgeted, Client, Consent, Fault, Stats, Tier,
-    TokenPair,
+    weighted_length, Account, Budgeted, Client, Consent, Fault, Stats, Tier, TokenPair,
 };
 
-/// Endpoint keys used for counters, faults and rate limits.
-pub mod endpoint {
-    pub const TOKEN: &str = "POST /2/oauth2/token";
-    pub const REVOKE: &str = "POST /2/oauth2/revoke";
+/// What the simulator serves: the key of its counters, faults and rate
+/// limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Token,
+    Revoke,
     /// X's consent page (on x.com; here on the simulator's own address).
-    pub const AUTHORIZE: &str = "GET /i/oauth2/authorize";
-    pub const CREATE_TWEET: &str = "POST /2/tweets";
-    pub const DELETE_TWEET: &str = "DELETE /2/tweets/:id";
-    pub const GET_ME: &str = "GET /2/users/me";
+    Authorize,
+    CreateTweet,
+    DeleteTweet,
+    GetMe,
+}
+
+impl Endpoint {
+    /// The endpoint a request is for, if the simulator serves it.
+    pub fn of(method: &str, path: &str) -> Option<Endpoint> {
+        Some(match (method, path) {
+            ("POST", "/2/oauth2/token") => Endpoint::Token,
+            ("POST", "/2/oauth2/revoke") => Endpoint::Revoke,
+            ("GET", "/i/oauth2/authorize") => Endpoint::Authorize,
+            ("POST", "/2/tweets") => Endpoint::CreateTweet,
+            ("DELETE", p) if p.starts_with("/2/tweets/") => Endpoint::DeleteTweet,
+            ("GET", "/2/users/me") => Endpoint::GetMe,
+            _ => return None,
+        })
+    }
+
+    /// Method and path template, as the spec writes them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Token => "POST /2/oauth2/token",
+            Endpoint::Revoke => "POST /2/oauth2/revoke",
+            Endpoint::Authorize => "GET /i/oauth2/authorize",
+            Endpoint::CreateTweet => "POST /2/tweets",
+            Endpoint::DeleteTweet => "DELETE /2/tweets/:id",
+            Endpoint::GetMe => "GET /2/users/me",
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The endpoints by the names tests use.
+pub mod endpoint {
+    use super::Endpoint;
+    pub const TOKEN: Endpoint = Endpoint::Token;
+    pub const REVOKE: Endpoint = Endpoint::Revoke;
+    pub const AUTHORIZE: Endpoint = Endpoint::Authorize;
+    pub const CREATE_TWEET: Endpoint = Endpoint::CreateTweet;
+    pub const DELETE_TWEET: Endpoint = Endpoint::DeleteTweet;
+    pub const GET_ME: Endpoint = Endpoint::GetMe;
 }

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::body::SimBody;
 use crate::state::{Action, Client, Fault, State, Stats, TokenPair};
+use crate::Endpoint;
 
 /// A self-signed certificate for `localhost` / `127.0.0.1`, so tests and
 /// benchmarks exercise real TLS on loopback.
@@ -191,19 +192,25 @@ impl Simulator {
 
     /// A budget of `limit` requests per `window` for an endpoint (a window of
     /// 24 hours reports `x-user-limit-24hour-*` headers, else `x-rate-limit-*`).
-    pub fn set_rate_limit(&self, endpoint: &str, limit: u32, window: Duration) {
+    pub fn set_rate_limit(&self, endpoint: Endpoint, limit: u32, window: Duration) {
         self.state().set_rate_limit(endpoint, limit, window)
     }
 
     /// X takes `latency` before it acts on each request to `endpoint` (`None`:
     /// at once). A client that goes away meanwhile leaves nothing done: a
     /// token request held this way never rotates the token.
-    pub fn set_latency(&self, endpoint: &str, latency: Option<Duration>) {
+    pub fn set_latency(&self, endpoint: Endpoint, latency: Option<Duration>) {
         self.state().set_latency(endpoint, latency)
     }
 
     /// A budget of one kind (window, user day, app day) for an endpoint.
-    pub fn set_budget(&self, endpoint: &str, which: crate::Budgeted, limit: u32, window: Duration) {
+    pub fn set_budget(
+        &self,
+        endpoint: Endpoint,
+        which: crate::Budgeted,
+        limit: u32,
+        window: Duration,
+    ) {
         self.state().set_budget(endpoint, which, limit, window)
     }
 
@@ -219,12 +226,12 @@ impl Simulator {
 
     /// Makes an endpoint one the app's tier does not include: X's 403
     /// `client-forbidden` with `reason: client-not-enrolled`.
-    pub fn forbid_for_tier(&self, endpoint: &str) {
+    pub fn forbid_for_tier(&self, endpoint: Endpoint) {
         self.state().forbid_for_tier(endpoint)
     }
 
     /// Queues a fault for the next request to `endpoint`.
-    pub fn push_fault(&self, endpoint: &str, fault: Fault) {
+    pub fn push_fault(&self, endpoint: Endpoint, fault: Fault) {
         self.state().push_fault(endpoint, fault)
     }
 
@@ -316,11 +323,11 @@ impl std::error::Error for Dropped {}
 /// the handler when the client goes away).
 struct InFlight {
     state: Arc<Mutex<State>>,
-    endpoint: &'static str,
+    endpoint: Endpoint,
 }
 
 impl InFlight {
-    fn begin(state: &Arc<Mutex<State>>, endpoint: &'static str) -> (InFlight, Option<Duration>) {
+    fn begin(state: &Arc<Mutex<State>>, endpoint: Endpoint) -> (InFlight, Option<Duration>) {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
         s.begin_request(endpoint);
         let latency = s.latency(endpoint);
@@ -350,7 +357,7 @@ async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(Dropped),
     };
-    let _in_flight = match crate::state::endpoint_key(parts.method.as_str(), parts.uri.path()) {
+    let _in_flight = match crate::Endpoint::of(parts.method.as_str(), parts.uri.path()) {
         Some(endpoint) => {
             let (guard, latency) = InFlight::begin(&state, endpoint);
             // X's own latency comes before it acts: dropped with the

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::{fields, post_rules, Reply, State};
-use crate::endpoint;
+use crate::Endpoint;
 
 pub(super) struct Post {
     pub(super) text: String,
@@ -60,17 +60,20 @@ fn invalid_request(message: String, parameter: &str, value: &str) -> Reply {
 }
 
 /// The OAuth 2.0 scopes an endpoint's `security` lists (spec v2.167).
-fn scopes_for(key: &str) -> &'static [&'static str] {
+fn scopes_for(key: Endpoint) -> &'static [&'static str] {
     match key {
-        endpoint::GET_ME => &["tweet.read", "users.read"],
-        _ => &["tweet.read", "tweet.write", "users.read"],
+        Endpoint::GetMe => &["tweet.read", "users.read"],
+        Endpoint::CreateTweet | Endpoint::DeleteTweet => {
+            &["tweet.read", "tweet.write", "users.read"]
+        }
+        Endpoint::Token | Endpoint::Revoke | Endpoint::Authorize => &[],
     }
 }
 
 impl State {
     pub(super) fn api(
         &mut self,
-        key: &str,
+        key: Endpoint,
         path: &str,
         query: Option<&str>,
         headers: &http::HeaderMap,
@@ -80,7 +83,7 @@ impl State {
             self.stats.unauthorized += 1;
             return unauthorized();
         };
-        if self.tier_forbidden.contains(key) {
+        if self.tier_forbidden.contains(&key) {
             return client_forbidden(&client_id);
         }
         let granted: Vec<&str> = granted.split(' ').collect();
@@ -97,8 +100,8 @@ impl State {
             Err(r) => return r,
         };
         let mut reply = match key {
-            endpoint::CREATE_TWEET => self.create_tweet(body),
-            endpoint::DELETE_TWEET => self.delete_tweet(path.trim_start_matches("/2/tweets/")),
+            Endpoint::CreateTweet => self.create_tweet(body),
+            Endpoint::DeleteTweet => self.delete_tweet(path.trim_start_matches("/2/tweets/")),
             _ => match fields::me(query, &self.account, self.posts.len()) {
                 Ok(v) => Reply::json(200, v),
                 Err(r) => r,

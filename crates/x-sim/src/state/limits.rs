@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use super::{unix, Reply, State};
-use crate::endpoint;
+use crate::{endpoint, Endpoint};
 
 /// Which budget, and so which headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,7 +85,7 @@ impl State {
     /// A budget of `limit` requests per `window` for an endpoint: a window
     /// of 24 hours or more is the per-user 24-hour budget, else the
     /// endpoint's window.
-    pub fn set_rate_limit(&mut self, key: &str, limit: u32, window: Duration) {
+    pub fn set_rate_limit(&mut self, key: Endpoint, limit: u32, window: Duration) {
         let which = if window >= DAY {
             Budgeted::UserDay
         } else {
@@ -94,9 +94,9 @@ impl State {
         self.set_budget(key, which, limit, window);
     }
 
-    pub fn set_budget(&mut self, key: &str, which: Budgeted, limit: u32, window: Duration) {
+    pub fn set_budget(&mut self, key: Endpoint, which: Budgeted, limit: u32, window: Duration) {
         self.budgets
-            .insert((key.to_string(), which), Budget::new(limit, window));
+            .insert((key, which), Budget::new(limit, window));
     }
 
     /// Every simulated endpoint's budgets as the tier has them.
@@ -132,12 +132,12 @@ impl State {
 
     /// Counts one request against the endpoint's budgets: its headers, or
     /// the 429 (with the headers) when any budget is spent.
-    pub(super) fn rate_headers(&mut self, key: &str) -> Result<Vec<(String, String)>, Reply> {
+    pub(super) fn rate_headers(&mut self, key: Endpoint) -> Result<Vec<(String, String)>, Reply> {
         let now = SystemTime::now();
         let mut mine: Vec<(Budgeted, &mut Budget)> = self
             .budgets
             .iter_mut()
-            .filter(|((k, _), _)| k == key)
+            .filter(|((k, _), _)| *k == key)
             .map(|((_, w), b)| (*w, b))
             .collect();
         mine.sort_by_key(|(w, _)| *w as u8);

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
-use crate::endpoint;
+use crate::Endpoint;
 
 mod api;
 mod authorize;
@@ -89,7 +89,7 @@ pub struct Stats {
     /// Authorization-code grants that succeeded.
     pub code_exchanges: u64,
     /// Requests per endpoint key (see [`crate::endpoint`]).
-    pub requests: HashMap<String, u64>,
+    pub requests: HashMap<Endpoint, u64>,
     /// Bodies received by `POST /2/tweets`, parsed.
     pub tweet_bodies: Vec<Value>,
     /// Form bodies received by the token endpoint, with secrets replaced by `***`.
@@ -117,40 +117,27 @@ pub struct Stats {
     /// When the last refresh-token grant rotated a token.
     pub last_refresh: Option<SystemTime>,
     /// Requests received and not yet answered, per endpoint key.
-    pub in_flight: HashMap<String, u64>,
+    pub in_flight: HashMap<Endpoint, u64>,
     /// The most requests in flight at once, per endpoint key.
-    pub max_in_flight: HashMap<String, u64>,
+    pub max_in_flight: HashMap<Endpoint, u64>,
 }
 
 impl Stats {
-    pub fn requests_to(&self, endpoint: &str) -> u64 {
-        self.requests.get(endpoint).copied().unwrap_or(0)
+    pub fn requests_to(&self, endpoint: Endpoint) -> u64 {
+        self.requests.get(&endpoint).copied().unwrap_or(0)
     }
 
     pub fn total_requests(&self) -> u64 {
         self.requests.values().sum()
     }
 
-    pub fn in_flight_at(&self, endpoint: &str) -> u64 {
-        self.in_flight.get(endpoint).copied().unwrap_or(0)
+    pub fn in_flight_at(&self, endpoint: Endpoint) -> u64 {
+        self.in_flight.get(&endpoint).copied().unwrap_or(0)
     }
 
-    pub fn max_in_flight_at(&self, endpoint: &str) -> u64 {
-        self.max_in_flight.get(endpoint).copied().unwrap_or(0)
+    pub fn max_in_flight_at(&self, endpoint: Endpoint) -> u64 {
+        self.max_in_flight.get(&endpoint).copied().unwrap_or(0)
     }
-}
-
-/// The endpoint key of a request, if it is one the simulator serves.
-pub fn endpoint_key(method: &str, path: &str) -> Option<&'static str> {
-    Some(match (method, path) {
-        ("POST", "/2/oauth2/token") => endpoint::TOKEN,
-        ("POST", "/2/oauth2/revoke") => endpoint::REVOKE,
-        ("GET", "/i/oauth2/authorize") => endpoint::AUTHORIZE,
-        ("POST", "/2/tweets") => endpoint::CREATE_TWEET,
-        ("DELETE", p) if p.starts_with("/2/tweets/") => endpoint::DELETE_TWEET,
-        ("GET", "/2/users/me") => endpoint::GET_ME,
-        _ => return None,
-    })
 }
 
 pub enum Action {
@@ -200,12 +187,12 @@ pub struct State {
     codes: HashMap<String, Code>,
     posts: HashMap<String, Post>,
     next_post: u64,
-    budgets: HashMap<(String, Budgeted), Budget>,
+    budgets: HashMap<(Endpoint, Budgeted), Budget>,
     /// Endpoints the app's access tier does not include (403 client-forbidden).
-    tier_forbidden: std::collections::HashSet<String>,
-    faults: HashMap<String, VecDeque<Fault>>,
+    tier_forbidden: std::collections::HashSet<Endpoint>,
+    faults: HashMap<Endpoint, VecDeque<Fault>>,
     /// How long X takes before it acts on a request, per endpoint key.
-    latency: HashMap<String, Duration>,
+    latency: HashMap<Endpoint, Duration>,
     /// What the simulated user does on the consent page.
     pub consent: Consent,
     /// Lifetime of authorization codes (X: 30 seconds).
@@ -255,41 +242,38 @@ impl State {
     }
 
     /// Makes an endpoint one the app's access tier does not include.
-    pub fn forbid_for_tier(&mut self, endpoint: &str) {
-        self.tier_forbidden.insert(endpoint.into());
+    pub fn forbid_for_tier(&mut self, endpoint: Endpoint) {
+        self.tier_forbidden.insert(endpoint);
     }
 
-    pub fn set_latency(&mut self, endpoint: &str, latency: Option<Duration>) {
+    pub fn set_latency(&mut self, endpoint: Endpoint, latency: Option<Duration>) {
         match latency {
-            Some(d) => self.latency.insert(endpoint.into(), d),
-            None => self.latency.remove(endpoint),
+            Some(d) => self.latency.insert(endpoint, d),
+            None => self.latency.remove(&endpoint),
         };
     }
 
-    pub fn latency(&self, endpoint: &str) -> Option<Duration> {
-        self.latency.get(endpoint).copied()
+    pub fn latency(&self, endpoint: Endpoint) -> Option<Duration> {
+        self.latency.get(&endpoint).copied()
     }
 
     /// A request to `endpoint` arrived; [`State::end_request`] when it is answered or abandoned.
-    pub fn begin_request(&mut self, endpoint: &str) {
-        let n = self.stats.in_flight.entry(endpoint.into()).or_default();
+    pub fn begin_request(&mut self, endpoint: Endpoint) {
+        let n = self.stats.in_flight.entry(endpoint).or_default();
         *n += 1;
         let now = *n;
-        let max = self.stats.max_in_flight.entry(endpoint.into()).or_default();
+        let max = self.stats.max_in_flight.entry(endpoint).or_default();
         *max = (*max).max(now);
     }
 
-    pub fn end_request(&mut self, endpoint: &str) {
-        if let Some(n) = self.stats.in_flight.get_mut(endpoint) {
+    pub fn end_request(&mut self, endpoint: Endpoint) {
+        if let Some(n) = self.stats.in_flight.get_mut(&endpoint) {
             *n = n.saturating_sub(1);
         }
     }
 
-    pub fn push_fault(&mut self, endpoint: &str, fault: Fault) {
-        self.faults
-            .entry(endpoint.into())
-            .or_default()
-            .push_back(fault);
+    pub fn push_fault(&mut self, endpoint: Endpoint, fault: Fault) {
+        self.faults.entry(endpoint).or_default().push_back(fault);
     }
 
     pub fn handle(
@@ -300,7 +284,7 @@ impl State {
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> Reply {
-        let key = match endpoint_key(method, path) {
+        let key = match Endpoint::of(method, path) {
             Some(key) => key,
             None => {
                 return Reply::problem(
@@ -309,9 +293,9 @@ impl State {
                 )
             }
         };
-        *self.stats.requests.entry(key.into()).or_default() += 1;
+        *self.stats.requests.entry(key).or_default() += 1;
         let mut delay = None;
-        while let Some(fault) = self.faults.get_mut(key).and_then(VecDeque::pop_front) {
+        while let Some(fault) = self.faults.get_mut(&key).and_then(VecDeque::pop_front) {
             match fault {
                 Fault::Delay(d) => {
                     delay = Some(d);
@@ -379,20 +363,19 @@ impl State {
 
     fn answer(
         &mut self,
-        key: &str,
+        key: Endpoint,
         path: &str,
         query: Option<&str>,
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> Reply {
-        if key == endpoint::TOKEN {
-            self.token(headers, body)
-        } else if key == endpoint::REVOKE {
-            self.revoke(headers, body)
-        } else if key == endpoint::AUTHORIZE {
-            self.authorize_page(query)
-        } else {
-            self.api(key, path, query, headers, body)
+        match key {
+            Endpoint::Token => self.token(headers, body),
+            Endpoint::Revoke => self.revoke(headers, body),
+            Endpoint::Authorize => self.authorize_page(query),
+            Endpoint::CreateTweet | Endpoint::DeleteTweet | Endpoint::GetMe => {
+                self.api(key, path, query, headers, body)
+            }
         }
     }
 }

@@ -337,14 +337,6 @@ impl ConnectorError {
             ConnectorError::TokenStore { .. } => "token-store",
         }
     }
-
-    /// The problem of an error answer of X's.
-    pub fn problem(&self) -> Option<&Problem> {
-        match self {
-            ConnectorError::Api { problem, .. } => Some(problem),
-            _ => None,
-        }
-    }
 }
 
 impl From<TransportError> for ConnectorError {

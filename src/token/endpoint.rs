@@ -194,38 +194,19 @@ pub fn revoke(
     if resp.status().is_success() {
         return Ok(());
     }
-    #[derive(serde::Deserialize)]
-    struct OAuthError {
-        error: String,
-        error_description: Option<String>,
-    }
-    match serde_json::from_slice::<OAuthError>(resp.body()) {
-        Ok(e) => Err(ConnectorError::OAuth(OAuthFailure {
-            request: OAuthRequest::Revocation,
-            reason: reason_of_code(&e.error),
-            code: Some(e.error),
-            description: e.error_description,
-            status: Some(status),
-            hint: "X refused the revocation: check clientId and clientSecret".into(),
-        })),
+    // The crate does not send this request, but its error type reads the
+    // answer as it reads a grant's.
+    match serde_json::from_slice::<BasicErrorResponse>(resp.body()) {
+        Ok(e) => Err(ConnectorError::OAuth(failure_of(
+            OAuthRequest::Revocation,
+            &e,
+            Some(status),
+            "X refused the revocation: check clientId and clientSecret",
+        ))),
         Err(_) => Err(ConnectorError::api(
             ApiClass::Other,
             response::problem(status, resp.body()),
         )),
-    }
-}
-
-/// The reason for an RFC 6749 §5.2 code sent as text (the revocation
-/// endpoint's answer, which the `oauth2` crate does not parse for us).
-fn reason_of_code(code: &str) -> OAuthReason {
-    match code {
-        "invalid_request" => OAuthReason::InvalidRequest,
-        "invalid_client" => OAuthReason::InvalidClient,
-        "invalid_grant" => OAuthReason::InvalidGrant,
-        "unauthorized_client" => OAuthReason::UnauthorizedClient,
-        "unsupported_grant_type" => OAuthReason::UnsupportedGrantType,
-        "invalid_scope" => OAuthReason::InvalidScope,
-        _ => OAuthReason::OtherCode,
     }
 }
 
@@ -259,15 +240,27 @@ fn refusal(
         (_, true) => REAUTHORIZE_HINT,
         (_, false) => "the token endpoint refused the client: check clientId and clientSecret",
     };
-    let failure = OAuthFailure {
+    (
+        ConnectorError::OAuth(failure_of(request, error, status, hint)),
+        token_dead,
+    )
+}
+
+/// An OAuth error answer as the WIT's `oauth-failure`.
+fn failure_of(
+    request: OAuthRequest,
+    error: &BasicErrorResponse,
+    status: Option<u16>,
+    hint: &str,
+) -> OAuthFailure {
+    OAuthFailure {
         request,
-        reason,
+        reason: reason_of(error.error()),
         code: Some(error.error().as_ref().to_string()),
         description: error.error_description().cloned(),
         status,
         hint: hint.into(),
-    };
-    (ConnectorError::OAuth(failure), token_dead)
+    }
 }
 
 fn outcome_of(

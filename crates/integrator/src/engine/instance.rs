@@ -45,6 +45,21 @@ pub fn trap_cause(e: &wasmtime::Error) -> String {
     line.chars().take(200).collect()
 }
 
+/// What failed and its root cause's first line, for an error that reached
+/// anyhow with its chain (a trap's wasm backtrace, one link of that chain,
+/// goes to the debug log only).
+pub fn short_cause(e: &anyhow::Error) -> String {
+    tracing::debug!(target: "integrator", "{e:?}");
+    let root = e.root_cause().to_string();
+    let root = root.lines().next().unwrap_or("").trim();
+    let root: String = root.chars().take(200).collect();
+    if root.is_empty() || root == e.to_string() {
+        e.to_string()
+    } else {
+        format!("{e}: {root}")
+    }
+}
+
 /// `invoke("init")`'s body: the WIT `connection-info`, as JSON.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

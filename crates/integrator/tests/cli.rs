@@ -28,6 +28,29 @@ fn main_job_runs_against_the_sandbox() {
 }
 
 #[test]
+fn compile_ahead_makes_the_first_run_load_from_the_cache() {
+    let home = tempdir();
+    let env = [("XDG_CACHE_HOME", home.to_str().unwrap())];
+    let o = run(&["compile"], &env);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("compiled: "), "{}", stderr(&o));
+    let o = run(&["compile"], &env);
+    assert!(
+        stderr(&o).starts_with("already compiled: "),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(load_kind(&home), "Cached");
+
+    // A cache that cannot be kept fails the command, not the first run.
+    let file = home.join("not-a-directory");
+    std::fs::write(&file, "").unwrap();
+    let o = run(&["compile"], &[("XDG_CACHE_HOME", file.to_str().unwrap())]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("did not keep it"), "{}", stderr(&o));
+}
+
+#[test]
 fn the_packaged_zip_loads_too() {
     let zip = std::fs::read_dir(root().join("dist"))
         .unwrap()

@@ -357,24 +357,6 @@ fn cache_files(dir: &Path) -> Vec<std::path::PathBuf> {
         .unwrap_or_default()
 }
 
-fn load_kind(cache_home: &Path) -> String {
-    let o = run(
-        &["check", "examples/main.xml", "-v"],
-        &[("XDG_CACHE_HOME", cache_home.to_str().unwrap())],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let e = stderr(&o);
-    let line = e
-        .lines()
-        .find(|l| l.contains("connector ready"))
-        .unwrap_or_else(|| panic!("no load kind in:\n{e}"));
-    ["Compiled", "Cached"]
-        .into_iter()
-        .find(|k| line.contains(k))
-        .unwrap_or_else(|| panic!("no load kind in: {line}"))
-        .to_string()
-}
-
 #[test]
 fn a_tampered_or_loose_code_cache_is_compiled_again_never_loaded() {
     let home = tempdir();

@@ -79,7 +79,7 @@ impl CodeCache {
         let result = Self::replace(&self.artifact, bytes)
             .and_then(|()| Self::replace(&self.digest, digest.as_bytes()));
         if let Err(e) = result {
-            tracing::debug!(target: "integrator", "not cached: {e}");
+            tracing::warn!(target: "integrator", "not cached: {e}");
         }
     }
 

@@ -353,3 +353,24 @@ fn read_request(stream: &mut TcpStream) -> Option<Seen> {
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
+
+/// How `check` made the component ready with this cache home (`Compiled`
+/// or `Cached`), from its `connector ready` log line.
+#[allow(dead_code)] // not every test binary asks
+pub fn load_kind(cache_home: &std::path::Path) -> String {
+    let o = run(
+        &["check", "examples/main.xml", "-v"],
+        &[("XDG_CACHE_HOME", cache_home.to_str().unwrap())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    let line = e
+        .lines()
+        .find(|l| l.contains("connector ready"))
+        .unwrap_or_else(|| panic!("no load kind in:\n{e}"));
+    ["Compiled", "Cached"]
+        .into_iter()
+        .find(|k| line.contains(k))
+        .unwrap_or_else(|| panic!("no load kind in: {line}"))
+        .to_string()
+}

@@ -49,6 +49,47 @@ async fn sandbox(_: &Common) -> Result<Option<Box<dyn ConnectionRedirect>>, Setu
     Ok(None)
 }
 
+/// `integrator compile`: the connector compiled into the code cache, or
+/// found there already; what `run` and `serve` load first.
+pub fn compile(connector: Option<&Path>) -> Result<(), Setup> {
+    let (path, package) = connector_package(connector)?;
+    let options = RuntimeOptions {
+        token_store: Arc::new(token_store::MemoryStore::new()),
+        ..RuntimeOptions::default()
+    };
+    let Some(cache_dir) = options.cache_dir.clone() else {
+        return Err(Setup(anyhow::anyhow!(
+            "no cache directory: set XDG_CACHE_HOME or HOME"
+        )));
+    };
+    let runtime = Runtime::new(options).map_err(Setup)?;
+    let loaded = runtime
+        .load_bytes(&package.wasm)
+        .with_context(|| format!("loading the component of {}", path.display()))
+        .map_err(Setup)?;
+    descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup)?;
+    // What `run` will do next: load it from the cache. A cache that could
+    // not be written (logged with -v) fails here, not on the first run.
+    let again = runtime.load_bytes(&package.wasm).map_err(Setup)?;
+    if again.load_kind != integrator::LoadKind::Cached {
+        return Err(Setup(anyhow::anyhow!(
+            "compiled, but the code cache in {} did not keep it (-v says why)",
+            cache_dir.display()
+        )));
+    }
+    let done = match loaded.load_kind {
+        integrator::LoadKind::Compiled => "compiled",
+        integrator::LoadKind::Cached => "already compiled",
+    };
+    eprintln!(
+        "{done}: {} ({} ms) in {}",
+        path.display(),
+        loaded.load_time.as_millis(),
+        cache_dir.display()
+    );
+    Ok(())
+}
+
 pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, Setup> {
     let (path, package) = connector_package(common.connector.as_deref())?;
     // The sandbox never touches the user's real store.

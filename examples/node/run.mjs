@@ -5,7 +5,10 @@
 // tokens from the token store (token-store.js), so a second process goes
 // on from the rotation the first one saved. Prints one JSON line per step.
 
-import { connector } from './gen/twitter-connector.js';
+// X_CONNECTOR_BUILD=keyvalue runs the connector composed with the
+// key-value token store (its store: keyvalue.js) instead of the plain one.
+const build = process.env.X_CONNECTOR_BUILD === 'keyvalue' ? 'gen-keyvalue' : 'gen';
+const { connector } = await import(`./${build}/twitter-connector.js`);
 
 const env = process.env;
 const json = (v) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? x.toString() : x));

@@ -1,8 +1,8 @@
-//! The connector outside the integrator runtime: the standalone component
-//! (the connector with the filesystem token store plugged into its
-//! `token-store` import by `wac plug`, as `./build.sh` makes it) under the
-//! wasmtime CLI, one fresh process per call, configured from the
-//! environment, against the simulator on loopback.
+//! The connector outside the integrator runtime, against the simulator on
+//! loopback: the standalone components (the connector with a token store
+//! plugged into its `token-store` import by `wac plug`, as `./build.sh`
+//! makes them) under the wasmtime CLI and in Node, and the plain component
+//! in Node through jco; one fresh process per call or two.
 
 mod common;
 
@@ -13,9 +13,14 @@ use common::{root, CLIENT_ID};
 use wasmtime::component::types::ComponentItem;
 use x_sim::{endpoint, Simulator};
 
-/// The composed component `./build.sh` produced.
+/// The connector composed with the filesystem token store.
 fn standalone() -> PathBuf {
-    let p = root().join("dist/twitter-connector-filesystem.wasm");
+    standalone_with("filesystem")
+}
+
+/// The connector composed with the token store `store` (`./build.sh`).
+fn standalone_with(store: &str) -> PathBuf {
+    let p = root().join(format!("dist/twitter-connector-{store}.wasm"));
     assert!(
         p.exists(),
         "{} is missing: ./build.sh makes it when wac is installed (cargo install wac-cli --locked; ./test.sh does)",
@@ -98,23 +103,22 @@ fn tweet_id(out: &str) -> String {
         .collect()
 }
 
-#[test]
-fn the_standalone_component_imports_only_wasi() {
+/// The names of a component's imports, after checking that each is WASI
+/// or holds types only: the connector's own `types` interface is imported
+/// for the records its exports use, with no function a host must supply.
+fn wasi_only_imports(path: PathBuf) -> Vec<String> {
     let engine = wasmtime::Engine::default();
-    let component = wasmtime::component::Component::from_file(&engine, standalone()).unwrap();
+    let component = wasmtime::component::Component::from_file(&engine, path).unwrap();
     let ty = component.component_type();
     let imports: Vec<(String, ComponentItem)> = ty
         .imports(&engine)
         .map(|(n, item)| (n.to_string(), item.ty))
         .collect();
-    let names: Vec<&str> = imports.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<String> = imports.iter().map(|(n, _)| n.clone()).collect();
     for (name, item) in &imports {
         if name.starts_with("wasi:") {
             continue;
         }
-        // The connector's own `types` interface may be imported: it holds
-        // types only (the records its exports use), no function a host
-        // must supply.
         let ComponentItem::ComponentInstance(instance) = item else {
             panic!("{name} in {names:?}")
         };
@@ -125,27 +129,37 @@ fn the_standalone_component_imports_only_wasi() {
             );
         }
     }
+    names
+}
+
+#[test]
+fn the_standalone_components_import_only_wasi() {
+    let fs = wasi_only_imports(standalone_with("filesystem"));
     assert!(
-        names.iter().any(|n| n.starts_with("wasi:filesystem/")),
-        "{names:?}"
+        fs.iter().any(|n| n.starts_with("wasi:filesystem/")),
+        "{fs:?}"
+    );
+    let kv = wasi_only_imports(standalone_with("keyvalue"));
+    for wanted in [
+        "wasi:keyvalue/store@0.2.0-draft2",
+        "wasi:keyvalue/atomics@0.2.0-draft2",
+    ] {
+        assert!(kv.iter().any(|n| n == wanted), "{kv:?}");
+    }
+    assert!(
+        !kv.iter().any(|n| n.starts_with("wasi:filesystem/")),
+        "{kv:?}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wasmtime_cli_calls_keep_rotated_tokens_with_zero_reuse() {
-    let sim = Simulator::start().await.expect("simulator");
-    sim.add_client(CLIENT_ID, None);
-    let pair = sim.issue_tokens(CLIENT_ID);
-    let state = tempdir("wasmtime-cli");
-    let sim = std::sync::Arc::new(sim);
-    let run = sim.clone();
-    let state_dir = state.clone();
-    tokio::task::spawn_blocking(move || {
+    let stats = through_expiries("wasmtime-cli", 3, |run, dir, pair| {
         let cli = Cli {
-            sim: &run,
-            state: state_dir,
-            access: pair.access_token,
-            refresh: pair.refresh_token,
+            sim: run,
+            state: dir.to_path_buf(),
+            access: pair.access_token.clone(),
+            refresh: pair.refresh_token.clone(),
         };
         let me = cli.ok("get-me({expansions: [], tweet-fields: [], user-fields: []})");
         assert!(me.contains("username: \""), "{me}");
@@ -161,25 +175,18 @@ async fn wasmtime_cli_calls_keep_rotated_tokens_with_zero_reuse() {
         assert!(deleted.contains("deleted: true"), "{deleted}");
         run.expire_access_tokens();
         cli.ok("get-me({expansions: [], tweet-fields: [], user-fields: []})");
+        // The state directory holds the family, and no token in its name.
+        let names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
     })
-    .await
-    .unwrap();
-
-    let stats = sim.stats();
-    assert_eq!(stats.reuses_detected, 0);
-    assert_eq!(stats.refreshes, 3);
+    .await;
     // Each write met the expired token once (401, nothing done) and went
     // through once after the refresh: one post reached X.
     assert_eq!(stats.requests.get(&endpoint::CREATE_TWEET), Some(&2));
     assert_eq!(stats.requests.get(&endpoint::DELETE_TWEET), Some(&2));
-    assert_eq!(stats.tweet_bodies.len(), 1);
-    // The state directory holds the family, and no token in its name.
-    let names: Vec<String> = std::fs::read_dir(&state)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names.len(), 1, "{names:?}");
-    let _ = std::fs::remove_dir_all(&state);
 }
 
 #[test]
@@ -213,13 +220,13 @@ fn node_example() -> PathBuf {
 
 /// `npm run transpile` (jco) of the component `./build.sh` produced, with
 /// `wso2:twitter/token-store` mapped to `examples/node/token-store.js`.
-fn transpile() {
+fn transpile(script: &str) {
     assert!(
         node_example().join("node_modules/.bin/jco").exists(),
         "examples/node has no node_modules: run `npm ci` there (./test.sh does)"
     );
     let o = Command::new("npm")
-        .args(["run", "--silent", "transpile"])
+        .args(["run", "--silent", script])
         .current_dir(node_example())
         .output()
         .expect("npm");
@@ -233,6 +240,17 @@ fn node_steps(
     pair: &x_sim::TokenPair,
     steps: &[&str],
 ) -> Vec<serde_json::Value> {
+    node_steps_with(sim, state, pair, steps, &[]).0
+}
+
+/// As [`node_steps`], with more environment; also its stderr.
+fn node_steps_with(
+    sim: &Simulator,
+    state: &std::path::Path,
+    pair: &x_sim::TokenPair,
+    steps: &[&str],
+    env: &[(&str, &str)],
+) -> (Vec<serde_json::Value>, String) {
     let o = Command::new("node")
         .arg("run.mjs")
         .args(steps)
@@ -242,6 +260,8 @@ fn node_steps(
         .env("X_REFRESH_TOKEN", &pair.refresh_token)
         .env("X_API_URL", sim.url())
         .env("X_TOKEN_DIR", state)
+        .env("X_KV_DIR", state)
+        .envs(env.iter().copied())
         .output()
         .expect("node");
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -250,44 +270,95 @@ fn node_steps(
     for secret in [&pair.access_token, &pair.refresh_token] {
         assert!(!out.contains(secret.as_str()) && !err.contains(secret.as_str()));
     }
-    out.lines()
+    let lines = out
+        .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+        .collect();
+    (lines, err)
+}
+
+/// Runs `steps` (blocking: it starts processes) against a new simulator
+/// with a fresh token family and state directory; the simulator's figures
+/// after, checked for what every host must keep: no spent refresh token
+/// presented again, `refreshes` refreshes, one post.
+async fn through_expiries(
+    name: &str,
+    refreshes: u64,
+    steps: impl FnOnce(&Simulator, &std::path::Path, &x_sim::TokenPair) + Send + 'static,
+) -> x_sim::Stats {
+    let sim = std::sync::Arc::new(Simulator::start().await.expect("simulator"));
+    sim.add_client(CLIENT_ID, None);
+    let pair = sim.issue_tokens(CLIENT_ID);
+    let state = tempdir(name);
+    let (run, dir) = (sim.clone(), state.clone());
+    tokio::task::spawn_blocking(move || steps(&run, &dir, &pair))
+        .await
+        .unwrap();
+    let stats = sim.stats();
+    assert_eq!(stats.reuses_detected, 0);
+    assert_eq!(stats.refreshes, refreshes);
+    assert_eq!(stats.tweet_bodies.len(), 1);
+    let _ = std::fs::remove_dir_all(&state);
+    stats
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_through_jco_keeps_rotated_tokens_with_zero_reuse() {
-    let sim = std::sync::Arc::new(Simulator::start().await.expect("simulator"));
-    sim.add_client(CLIENT_ID, None);
-    let pair = sim.issue_tokens(CLIENT_ID);
-    let state = tempdir("node");
-    let run = sim.clone();
-    let dir = state.clone();
-    tokio::task::spawn_blocking(move || {
-        transpile();
-        let me = node_steps(&run, &dir, &pair, &["get-me"]);
+    through_expiries("node", 2, |run, dir, pair| {
+        transpile("transpile");
+        let me = node_steps(run, dir, pair, &["get-me"]);
         assert_eq!(me[0]["status"], 200);
         assert!(me[0]["username"].is_string());
         // A new process after the access token expired: it refreshes once
         // for both steps.
         run.expire_access_tokens();
         let steps = node_steps(
-            &run,
-            &dir,
-            &pair,
+            run,
+            dir,
+            pair,
             &["create-tweet:from Node through jco", "delete-tweet:last"],
         );
         assert_eq!(steps[0]["status"], 201);
         assert_eq!(steps[1]["deleted"], true);
         // Another: it must go on from the token the last refresh saved.
         run.expire_access_tokens();
-        node_steps(&run, &dir, &pair, &["get-me"]);
+        node_steps(run, dir, pair, &["get-me"]);
     })
-    .await
-    .unwrap();
-    let stats = sim.stats();
-    assert_eq!(stats.reuses_detected, 0);
-    assert_eq!(stats.refreshes, 2);
-    assert_eq!(stats.tweet_bodies.len(), 1);
-    let _ = std::fs::remove_dir_all(&state);
+    .await;
+}
+
+/// The connector composed with the key-value token store, in Node, its
+/// `wasi:keyvalue` from `examples/node/keyvalue.js` (a real
+/// compare-and-swap over files, standing in for Spin's store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keyvalue_store_keeps_rotated_tokens_across_instances() {
+    through_expiries("keyvalue", 2, |run, dir, pair| {
+        transpile("transpile-keyvalue");
+        let kv = [("X_CONNECTOR_BUILD", "keyvalue")];
+        let (me, err) = node_steps_with(run, dir, pair, &["get-me"], &kv);
+        assert_eq!(me[0]["status"], 200);
+        // Not declared strongly consistent: the provider says what that risks.
+        run.expire_access_tokens();
+        let (steps, err2) = node_steps_with(
+            run,
+            dir,
+            pair,
+            &["create-tweet:kv", "delete-tweet:last"],
+            &kv,
+        );
+        assert_eq!(steps[1]["deleted"], true);
+        assert!(
+            format!("{err}{err2}").contains("not declared strongly consistent"),
+            "{err}{err2}"
+        );
+        // Declared: quiet, and the next process goes on from the rotation.
+        run.expire_access_tokens();
+        let strong = [
+            ("X_CONNECTOR_BUILD", "keyvalue"),
+            ("X_KEYVALUE_CONSISTENCY", "strong"),
+        ];
+        let (_, err3) = node_steps_with(run, dir, pair, &["get-me"], &strong);
+        assert!(!err3.contains("strongly consistent"), "{err3}");
+    })
+    .await;
 }

@@ -5,6 +5,7 @@
 
 use super::*;
 use std::sync::{Arc, Barrier};
+use std::time::SystemTime;
 
 fn tempdir() -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};

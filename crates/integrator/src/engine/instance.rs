@@ -40,8 +40,14 @@ pub fn trap_cause(e: &wasmtime::Error) -> String {
             other => format!("wasm trap: {other}"),
         };
     }
-    let root = e.root_cause().to_string();
-    let line = root.lines().next().unwrap_or("").trim();
+    first_line(e.root_cause())
+}
+
+/// An error's first line, at most 200 characters: what a fault shows of a
+/// cause whose full text (backtraces included) is for the debug log.
+fn first_line(cause: &dyn std::fmt::Display) -> String {
+    let text = cause.to_string();
+    let line = text.lines().next().unwrap_or("").trim();
     line.chars().take(200).collect()
 }
 
@@ -50,9 +56,7 @@ pub fn trap_cause(e: &wasmtime::Error) -> String {
 /// goes to the debug log only).
 pub fn short_cause(e: &anyhow::Error) -> String {
     tracing::debug!(target: "integrator", "{e:?}");
-    let root = e.root_cause().to_string();
-    let root = root.lines().next().unwrap_or("").trim();
-    let root: String = root.chars().take(200).collect();
+    let root = first_line(e.root_cause());
     if root.is_empty() || root == e.to_string() {
         e.to_string()
     } else {

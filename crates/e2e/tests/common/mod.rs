@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+
+pub mod hosts;
+pub mod spin_manifest;
 use std::sync::Arc;
 
 use integrator::bindings::exports::wso2::twitter::connector as wit;

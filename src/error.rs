@@ -147,6 +147,8 @@ pub enum ApiClass {
     Forbidden,
     NotFound,
     RateLimited,
+    /// 402: the pay-per-use credits are gone.
+    CreditsDepleted,
     Other,
 }
 
@@ -326,6 +328,7 @@ impl ConnectorError {
                 ApiClass::Forbidden => "forbidden",
                 ApiClass::NotFound => "not-found",
                 ApiClass::RateLimited => "rate-limited",
+                ApiClass::CreditsDepleted => "credits-depleted",
                 ApiClass::Other => "api-error",
             },
             ConnectorError::Transport(_) => "transport",
@@ -386,6 +389,12 @@ impl fmt::Display for ConnectorError {
                     Some(t) => write!(f, "rate limited until {t} (unix seconds): {}", p.message()),
                     None => write!(f, "rate limited: {}", p.message()),
                 },
+                ApiClass::CreditsDepleted => write!(
+                    f,
+                    "X's pay-per-use credits are used up (402, {}): {}; add credits in the X Developer Console (or raise its spending limit), then call again",
+                    p.kind,
+                    p.message()
+                ),
                 ApiClass::Unauthorized | ApiClass::NotFound => {
                     write!(f, "{}: {}", self.kind(), p.message())
                 }

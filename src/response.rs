@@ -250,6 +250,7 @@ pub fn error_for(resp: &Response) -> ConnectorError {
         403 => ApiClass::Forbidden,
         404 => ApiClass::NotFound,
         429 => ApiClass::RateLimited,
+        402 => ApiClass::CreditsDepleted,
         _ => ApiClass::Other,
     };
     ConnectorError::Api {

@@ -78,6 +78,7 @@ pub(super) fn to_wit_error(e: ConnectorError) -> wt::ConnectorError {
                 ApiClass::Forbidden => wt::ApiClass::Forbidden,
                 ApiClass::NotFound => wt::ApiClass::NotFound,
                 ApiClass::RateLimited => wt::ApiClass::RateLimited,
+                ApiClass::CreditsDepleted => wt::ApiClass::CreditsDepleted,
                 ApiClass::Other => wt::ApiClass::Other,
             },
             problem: problem(p),

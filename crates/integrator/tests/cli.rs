@@ -28,6 +28,42 @@ fn main_job_runs_against_the_sandbox() {
 }
 
 #[test]
+fn the_pay_per_use_sandbox_answers_402_when_its_credits_are_gone() {
+    // Enough for the getMe ($0.010): the post finds the balance gone.
+    let o = run(
+        &[
+            "run",
+            "--sandbox",
+            "--sandbox-credits=0.01",
+            "examples/main.xml",
+        ],
+        &[],
+    );
+    let v = stdout_json(&o);
+    assert_eq!(v["error"]["kind"], "credits-depleted", "{v}");
+    assert_eq!(v["error"]["status"], 402, "{v}");
+    assert!(
+        v["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("add credits"),
+        "{v}"
+    );
+    // A bad amount is refused naming the flag.
+    let o = run(
+        &[
+            "run",
+            "--sandbox",
+            "--sandbox-credits=five",
+            "examples/main.xml",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--sandbox-credits"), "{}", stderr(&o));
+}
+
+#[test]
 fn compile_ahead_makes_the_first_run_load_from_the_cache() {
     let home = tempdir();
     let env = [("XDG_CACHE_HOME", home.to_str().unwrap())];

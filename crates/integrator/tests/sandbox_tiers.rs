@@ -60,16 +60,18 @@ fn the_free_tier_caps_posts_at_17_a_day_and_says_when_to_retry() {
     assert!(retry > now + 23 * 3600, "{retry}");
     assert!(e["message"].as_str().is_some());
 
-    // Pro (the default sandbox): 18 posts are fine, the 15-minute window counts.
+    // Pay-per-use (the default sandbox): Pro's 15-minute windows, 10,000
+    // posts a day per app, and 18 posts are fine ($0.27 of the $5 credits).
     let o = run(&["run", "--sandbox", &flow], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = stdout_json(&o);
     assert_eq!(v["posted"], true, "{v}");
     assert_eq!(v["limits"]["window"]["limit"], 100);
     assert!(v["limits"]["userDay"].is_null());
+    assert_eq!(v["limits"]["appDay"]["limit"], 10_000);
     assert!(v["limits"]["retryAfter"].is_null());
     // A tier the sandbox does not know names the choices.
     let o = run(&["run", "--sandbox=enterprise", &flow], &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("free or pro"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("payg, free, basic or pro"), "{}", stderr(&o));
 }

@@ -22,7 +22,8 @@ mod state;
 
 pub use server::{Simulator, Tls};
 pub use state::{
-    weighted_length, Account, Budgeted, Client, Consent, Fault, Stats, Tier, TokenPair,
+    post_unit, weighted_length, Account, Budgeted, Charges, Client, Consent, Fault, Stats, Tier,
+    TokenPair, DEFAULT_CREDITS_MICROS,
 };
 
 /// What the simulator serves: the key of its counters, faults and rate

@@ -219,6 +219,16 @@ impl Simulator {
         self.state().set_tier(tier)
     }
 
+    /// Pay-per-use credits: this balance in micro-dollars (billing on).
+    pub fn set_credits(&self, balance_micros: i64) {
+        self.state().set_credits(balance_micros)
+    }
+
+    /// The credits left, when billing is on.
+    pub fn credits(&self) -> Option<i64> {
+        self.state().credits()
+    }
+
     /// Turns the contract check off (benchmarks) or on (the default).
     pub fn set_contract_checks(&self, on: bool) {
         self.state().contract_checks = on;

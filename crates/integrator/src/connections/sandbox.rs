@@ -16,11 +16,14 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// The simulator with an access tier's budgets: Pro (15-minute windows),
-    /// or Free (the 24-hour caps most users meet first).
-    pub async fn start(tier: x_sim::Tier) -> anyhow::Result<Sandbox> {
+    /// The simulator with an access tier's budgets and, for pay-per-use,
+    /// `credits` micro-dollars (default [`x_sim::DEFAULT_CREDITS_MICROS`]).
+    pub async fn start(tier: x_sim::Tier, credits: Option<i64>) -> anyhow::Result<Sandbox> {
         let sim = x_sim::Simulator::start().await?;
         sim.set_tier(tier);
+        if let Some(credits) = credits {
+            sim.set_credits(credits);
+        }
         Ok(Sandbox {
             sim,
             issued: Default::default(),

@@ -22,6 +22,7 @@ pub enum FaultKind {
     Forbidden,
     NotFound,
     RateLimited,
+    CreditsDepleted,
     ApiError,
     Transport,
     RefreshFailed,
@@ -37,13 +38,14 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 15] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::InvalidInput,
         FaultKind::NotInitialized,
         FaultKind::Unauthorized,
         FaultKind::Forbidden,
         FaultKind::NotFound,
         FaultKind::RateLimited,
+        FaultKind::CreditsDepleted,
         FaultKind::ApiError,
         FaultKind::Transport,
         FaultKind::RefreshFailed,
@@ -64,6 +66,7 @@ impl FaultKind {
                 ApiClass::Forbidden => FaultKind::Forbidden,
                 ApiClass::NotFound => FaultKind::NotFound,
                 ApiClass::RateLimited => FaultKind::RateLimited,
+                ApiClass::CreditsDepleted => FaultKind::CreditsDepleted,
                 ApiClass::Other => FaultKind::ApiError,
             },
             ConnectorError::Transport(_) => FaultKind::Transport,
@@ -86,6 +89,7 @@ impl FaultKind {
             FaultKind::Forbidden => "forbidden",
             FaultKind::NotFound => "not-found",
             FaultKind::RateLimited => "rate-limited",
+            FaultKind::CreditsDepleted => "credits-depleted",
             FaultKind::ApiError => "api-error",
             FaultKind::Transport => "transport",
             FaultKind::RefreshFailed => "refresh-failed",
@@ -110,6 +114,8 @@ impl FaultKind {
             FaultKind::Forbidden => 403,
             FaultKind::NotFound => 404,
             FaultKind::RateLimited => 429,
+            // X's own status: payment is required, by the operator.
+            FaultKind::CreditsDepleted => 402,
             FaultKind::ApiError | FaultKind::Transport | FaultKind::MalformedResponse => 502,
             // Busy or briefly cut off, not broken: try again.
             FaultKind::TokenStore | FaultKind::PoolExhausted => 503,
@@ -355,6 +361,7 @@ mod tests {
             ("forbidden", 403),
             ("not-found", 404),
             ("rate-limited", 429),
+            ("credits-depleted", 402),
             ("api-error", 502),
             ("transport", 502),
             ("refresh-failed", 401),

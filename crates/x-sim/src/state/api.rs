@@ -95,6 +95,11 @@ impl State {
         if !missing.is_empty() {
             return missing_scopes(&missing);
         }
+        // Blocked before anything counts once the credits are gone.
+        if let Some(Err(r)) = self.credits.as_ref().map(|c| c.check()) {
+            self.stats.charges.refused += 1;
+            return r;
+        }
         let rate = match self.rate_headers(key) {
             Ok(h) => h,
             Err(r) => return r,
@@ -108,6 +113,12 @@ impl State {
             },
         };
         reply.headers.extend(rate);
+        if let Some(credits) = self.credits.as_mut() {
+            if (200..300).contains(&reply.status) {
+                let answer = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+                credits.charge(key, body, &answer, &mut self.stats.charges);
+            }
+        }
         reply
     }
 

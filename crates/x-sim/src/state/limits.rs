@@ -42,8 +42,16 @@ pub enum Tier {
     /// Free; the simulator gives them room (50, 50, 75), so the 24-hour
     /// caps are what runs out, as users report.
     Free,
+    /// POST 100 / 24 h per user and 1,667 / 24 h per app, DELETE
+    /// 5 / 15 min, me 250 / 24 h (a legacy plan since February 2026).
+    Basic,
     /// POST 100 / 15 min per user, DELETE 50 / 15 min, me 75 / 15 min.
     Pro,
+    /// Pay-per-use (since February 2026; the sandbox's default): Pro's
+    /// 15-minute windows, POST 10,000 / 24 h per app, and credits
+    /// ([`DEFAULT_CREDITS_MICROS`] unless set) charged at X's prices, a 402
+    /// once they are gone.
+    Payg,
     /// Not an X tier: 15-minute windows of a million requests, so load tests
     /// never meet them; the headers are still sent. The simulator's default.
     Unlimited,
@@ -54,8 +62,10 @@ impl std::str::FromStr for Tier {
     fn from_str(s: &str) -> Result<Tier, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "free" => Ok(Tier::Free),
+            "basic" => Ok(Tier::Basic),
             "pro" => Ok(Tier::Pro),
-            other => Err(format!("unknown tier `{other}` (free or pro)")),
+            "payg" => Ok(Tier::Payg),
+            other => Err(format!("unknown tier `{other}` (payg, free, basic or pro)")),
         }
     }
 }
@@ -77,6 +87,9 @@ impl Budget {
         }
     }
 }
+
+/// The pay-per-use sandbox's credits unless set: five dollars.
+pub const DEFAULT_CREDITS_MICROS: i64 = 5_000_000;
 
 const MIN15: Duration = Duration::from_secs(15 * 60);
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -107,11 +120,22 @@ impl State {
             endpoint::DELETE_TWEET,
             endpoint::GET_ME,
         ];
+        self.credits = None;
         match tier {
-            Tier::Pro => {
+            Tier::Pro | Tier::Payg => {
                 for (key, limit) in endpoints.into_iter().zip([100, 50, 75]) {
                     self.set_budget(key, Budgeted::Window, limit, MIN15);
                 }
+                if tier == Tier::Payg {
+                    self.set_budget(endpoint::CREATE_TWEET, Budgeted::AppDay, 10_000, DAY);
+                    self.set_credits(DEFAULT_CREDITS_MICROS);
+                }
+            }
+            Tier::Basic => {
+                self.set_budget(endpoint::CREATE_TWEET, Budgeted::UserDay, 100, DAY);
+                self.set_budget(endpoint::CREATE_TWEET, Budgeted::AppDay, 1_667, DAY);
+                self.set_budget(endpoint::DELETE_TWEET, Budgeted::Window, 5, MIN15);
+                self.set_budget(endpoint::GET_ME, Budgeted::UserDay, 250, DAY);
             }
             Tier::Unlimited => {
                 for key in endpoints {
@@ -128,6 +152,20 @@ impl State {
                 }
             }
         }
+    }
+
+    /// Pay-per-use billing with this balance (micro-dollars; 0 or less:
+    /// every billed request gets the 402).
+    pub fn set_credits(&mut self, balance_micros: i64) {
+        match self.credits.as_mut() {
+            Some(c) => c.balance_micros = balance_micros,
+            None => self.credits = Some(super::billing::Credits::new(balance_micros)),
+        }
+    }
+
+    /// The balance left, with billing on.
+    pub fn credits(&self) -> Option<i64> {
+        self.credits.as_ref().map(|c| c.balance_micros)
     }
 
     /// Counts one request against the endpoint's budgets: its headers, or

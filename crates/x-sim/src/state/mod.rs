@@ -11,13 +11,15 @@ use crate::Endpoint;
 
 mod api;
 mod authorize;
+mod billing;
 mod fields;
 mod limits;
 mod oauth;
 mod post_rules;
 
 pub use authorize::Consent;
-pub use limits::{Budgeted, Tier};
+pub use billing::{post_unit, Charges};
+pub use limits::{Budgeted, Tier, DEFAULT_CREDITS_MICROS};
 pub use post_rules::weighted_length;
 
 use api::Post;
@@ -120,6 +122,8 @@ pub struct Stats {
     pub in_flight: HashMap<Endpoint, u64>,
     /// The most requests in flight at once, per endpoint key.
     pub max_in_flight: HashMap<Endpoint, u64>,
+    /// What pay-per-use billing charged (with credits set).
+    pub charges: Charges,
 }
 
 impl Stats {
@@ -188,6 +192,8 @@ pub struct State {
     posts: HashMap<String, Post>,
     next_post: u64,
     budgets: HashMap<(Endpoint, Budgeted), Budget>,
+    /// Pay-per-use credits (`Tier::Payg`, or set): `None` bills nothing.
+    credits: Option<billing::Credits>,
     /// Endpoints the app's access tier does not include (403 client-forbidden).
     tier_forbidden: std::collections::HashSet<Endpoint>,
     faults: HashMap<Endpoint, VecDeque<Fault>>,
@@ -225,6 +231,7 @@ impl State {
             posts: HashMap::new(),
             next_post: 1_861_000_000_000_000_100,
             budgets: HashMap::new(),
+            credits: None,
             tier_forbidden: Default::default(),
             faults: HashMap::new(),
             latency: HashMap::new(),

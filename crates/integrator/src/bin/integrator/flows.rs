@@ -37,7 +37,7 @@ async fn sandbox(common: &Common) -> Result<Option<Box<dyn ConnectionRedirect>>,
     let Some(tier) = common.sandbox else {
         return Ok(None);
     };
-    let sandbox = integrator::connections::sandbox::Sandbox::start(tier)
+    let sandbox = integrator::connections::sandbox::Sandbox::start(tier, common.sandbox_credits)
         .await
         .context("starting the sandbox")
         .map_err(Setup)?;

@@ -255,17 +255,23 @@ struct Common {
     connector: Option<PathBuf>,
     /// Run against the built-in X API simulator: no X account needed. Every
     /// connection is pointed at it, with tokens of a ready test account.
-    /// `--sandbox=free` gives it the Free tier's budgets (24-hour caps),
-    /// `--sandbox` or `--sandbox=pro` the Pro tier's.
+    /// `--sandbox` or `--sandbox=payg` bills calls at X's pay-per-use
+    /// prices from a credit balance (`--sandbox-credits`) and answers 402
+    /// when it is gone; `--sandbox=free`, `=basic` and `=pro` give the
+    /// legacy tiers' rate limits and 24-hour caps instead.
     #[cfg(feature = "sandbox")]
     #[arg(
         long,
         value_name = "TIER",
         num_args = 0..=1,
         require_equals = true,
-        default_missing_value = "pro"
+        default_missing_value = "payg"
     )]
     sandbox: Option<integrator::connections::sandbox::Tier>,
+    /// The pay-per-use sandbox's credit balance in USD (default 5.00).
+    #[cfg(feature = "sandbox")]
+    #[arg(long, value_name = "USD", requires = "sandbox", value_parser = parse_credits)]
+    sandbox_credits: Option<i64>,
     /// Only let connections reach these hosts (`api.x.com`, `127.0.0.1:8080`) or
     /// origins (`https://api.x.com`); others are denied and logged. Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
@@ -275,6 +281,14 @@ struct Common {
     verbose: u8,
     #[command(flatten)]
     store: StoreArgs,
+}
+
+/// `--sandbox-credits`: USD, as micro-dollars.
+#[cfg(feature = "sandbox")]
+fn parse_credits(text: &str) -> Result<i64, String> {
+    x_pricing::parse_usd(text)
+        .and_then(|m| i64::try_from(m).ok())
+        .ok_or_else(|| format!("`{text}` is not an amount in USD (like 5 or 0.50)"))
 }
 
 impl Common {

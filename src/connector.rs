@@ -5,6 +5,7 @@ use http::Method;
 use serde_json::Value;
 
 use crate::config::Connection;
+use crate::cost::{self, BillingUnit, CallCost};
 use crate::error::ConnectorError;
 use crate::http::{HttpClient, Response};
 use crate::response::{self, ResponseMeta};
@@ -140,6 +141,11 @@ pub struct Connector<H, S, C> {
 }
 
 /// The partial errors X reported beside the data.
+fn with_cost(mut meta: ResponseMeta, cost: CallCost) -> ResponseMeta {
+    meta.cost = cost;
+    meta
+}
+
 fn with_errors(mut meta: ResponseMeta, v: &Value) -> ResponseMeta {
     meta.errors = response::items(v);
     meta
@@ -308,6 +314,8 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
 
     pub fn create_tweet(&mut self, req: &CreateTweet) -> Result<CreateTweetResult, ConnectorError> {
         req.validate()?;
+        // Billed per request: known before it is sent.
+        let cost = CallCost::post(cost::prices(), req.text.as_deref());
         let resp = self.call(Method::POST, "/2/tweets", Some(&req.to_json()))?;
         let v = response::json_object(&resp)?;
         if let Some(e) = response::partial_failure(resp.status().as_u16(), &v) {
@@ -328,7 +336,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             id: required_str(&v, "/data/id")?,
             text: str_at(&v, "/data/text").unwrap_or_default(),
             edit_history_tweet_ids: edits,
-            meta: with_errors(response::meta(&resp), &v),
+            meta: with_cost(with_errors(response::meta(&resp), &v), cost),
         })
     }
 
@@ -347,9 +355,10 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
                     "response has no boolean at `/data/deleted`".into(),
                 )
             })?;
+        let cost = CallCost::write(cost::prices(), BillingUnit::InteractionDelete);
         Ok(DeleteTweetResult {
             deleted,
-            meta: with_errors(response::meta(&resp), &v),
+            meta: with_cost(with_errors(response::meta(&resp), &v), cost),
         })
     }
 
@@ -386,6 +395,11 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
                 read_me_value(&v)?
             }
         };
+        meta.cost = CallCost::user_read(
+            cost::prices(),
+            vec![user.id.clone()],
+            cost::included_posts(includes.as_deref()),
+        );
         Ok(GetMeResult {
             user,
             includes,

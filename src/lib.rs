@@ -12,6 +12,7 @@
 pub mod authorize;
 pub mod config;
 pub mod connector;
+pub mod cost;
 pub mod env_config;
 pub mod error;
 pub mod http;

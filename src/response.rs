@@ -3,6 +3,7 @@
 use http::HeaderMap;
 use serde_json::Value;
 
+use crate::cost::CallCost;
 use crate::error::{ApiClass, ConnectorError, Problem, ProblemItem, RateLimitWindow, RateLimits};
 use crate::http::Response;
 
@@ -15,6 +16,8 @@ pub struct ResponseMeta {
     pub body: String,
     /// Problems beside the data (a partial success).
     pub errors: Vec<ProblemItem>,
+    /// What the call costs at X's pay-per-use prices.
+    pub cost: CallCost,
 }
 
 /// Headers passed on to flows: nothing that could carry a credential.
@@ -97,6 +100,7 @@ pub fn meta(resp: &Response) -> ResponseMeta {
         headers,
         body: String::from_utf8_lossy(resp.body()).into_owned(),
         errors: Vec::new(),
+        cost: CallCost::default(),
     }
 }
 

@@ -44,6 +44,39 @@ pub(super) fn meta(m: ResponseMeta) -> wt::ResponseMeta {
         headers: m.headers,
         body: m.body,
         errors: items(m.errors),
+        cost: cost(m.cost),
+    }
+}
+
+fn cost(c: crate::cost::CallCost) -> wt::CallCost {
+    use crate::cost::BillingUnit as U;
+    use wt::BillingUnit as W;
+    wt::CallCost {
+        items: c
+            .items
+            .into_iter()
+            .map(|i| wt::CostItem {
+                unit: match i.unit {
+                    U::PostsRead => W::PostsRead,
+                    U::UserRead => W::UserRead,
+                    U::DmEventRead => W::DmEventRead,
+                    U::FollowsRead => W::FollowsRead,
+                    U::ListRead => W::ListRead,
+                    U::MediaRead => W::MediaRead,
+                    U::ContentCreate => W::ContentCreate,
+                    U::ContentCreateWithUrl => W::ContentCreateWithUrl,
+                    U::DmInteractionCreate => W::DmInteractionCreate,
+                    U::UserInteractionCreate => W::UserInteractionCreate,
+                    U::InteractionDelete => W::InteractionDelete,
+                    U::ContentManage => W::ContentManage,
+                },
+                count: i.count,
+                usd_micros: i.usd_micros,
+                resources: i.resources,
+            })
+            .collect(),
+        usd_micros: c.usd_micros,
+        prices_effective: c.prices_effective,
     }
 }
 

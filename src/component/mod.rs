@@ -304,6 +304,7 @@ impl wit::Guest for Component {
                 })
                 .to_string(),
                 errors: Vec::new(),
+                cost: Default::default(),
             }),
             Operation::CreateTweet(r) => create_tweet(&r).map(|r| r.meta),
             Operation::DeleteTweet(id) => delete_tweet(&id).map(|r| r.meta),

@@ -55,6 +55,16 @@ pub fn weighted_length(text: &str) -> usize {
     total.div_ceil(SCALE)
 }
 
+/// Whether `text` holds a URL as the length counter finds them (with or
+/// without a scheme): what makes a post X's `Content: Create (with URL)`.
+pub fn contains_url(text: &str) -> bool {
+    let text = nfc::nfc(text);
+    word_spans(&text).into_iter().any(|word| {
+        let word = word.trim_start_matches(['(', '[', '"', '\'', '<']);
+        url_prefix_len(word).is_some()
+    })
+}
+
 /// Splits on whitespace but keeps the whitespace as its own spans, so every
 /// character is weighed exactly once.
 fn word_spans(text: &str) -> Vec<&str> {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use integrator::bindings::wso2::twitter::types::{ApiClass, ConnectorError};
+use integrator::bindings::wso2::twitter::types::{ApiClass, BillingUnit, ConnectorError};
 use x_sim::endpoint;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,4 +39,47 @@ async fn credits_that_run_out_are_a_typed_402_never_refreshed_or_retried() {
     c.create_tweet(&text_tweet("after topping up"))
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_reports_what_x_bills_for_it() {
+    let h = Harness::new().await;
+    h.sim.set_credits(5_000_000);
+    let mut c = h.ready().await;
+
+    let plain = c.create_tweet(&text_tweet("no link here")).await.unwrap();
+    let linked = c
+        .create_tweet(&text_tweet("read https://example.com/a first"))
+        .await
+        .unwrap();
+    let (p, l) = (&plain.meta.cost, &linked.meta.cost);
+    assert_eq!((p.usd_micros, l.usd_micros), (15_000, 200_000));
+    assert_eq!(p.items[0].unit, BillingUnit::ContentCreate);
+    assert_eq!(l.items[0].unit, BillingUnit::ContentCreateWithUrl);
+    assert_eq!(p.prices_effective, "2026-02-06");
+
+    let me = c.get_me(&get_me_request()).await.unwrap();
+    assert_eq!(me.meta.cost.usd_micros, 10_000);
+    assert_eq!(me.meta.cost.items[0].unit, BillingUnit::UserRead);
+    assert_eq!(
+        me.meta.cost.items[0].resources,
+        std::slice::from_ref(&me.user.id)
+    );
+
+    let deleted = c.delete_tweet(&plain.id).await.unwrap();
+    assert_eq!(deleted.meta.cost.usd_micros, 10_000);
+    assert_eq!(
+        deleted.meta.cost.items[0].unit,
+        BillingUnit::InteractionDelete
+    );
+
+    // The simulator billed, by its own rules, what the connector reported.
+    let reported: u64 = [p, l, &me.meta.cost, &deleted.meta.cost]
+        .iter()
+        .map(|c| c.usd_micros)
+        .sum();
+    let charges = h.sim.stats().charges;
+    assert_eq!(charges.total_micros, reported);
+    assert_eq!(charges.by_unit["Content: Create (with URL)"], (1, 200_000));
+    assert_eq!(h.sim.credits(), Some(5_000_000 - reported as i64));
 }

@@ -4,6 +4,7 @@
 
 pub mod bindings;
 pub mod connections;
+pub mod costs;
 pub mod descriptor;
 pub mod egress;
 pub mod engine;

@@ -64,6 +64,61 @@ fn the_pay_per_use_sandbox_answers_402_when_its_credits_are_gone() {
 }
 
 #[test]
+fn results_carry_their_cost_at_the_operator_s_price_table() {
+    let dir = tempdir();
+    let flow = dir.join("post.xml");
+    std::fs::write(
+        &flow,
+        r#"<definitions xmlns="http://ws.apache.org/ns/synapse">
+  <localEntry key="X"><twitter.init><clientId>sandbox-client</clientId></twitter.init></localEntry>
+  <sequence name="main">
+    <twitter.createTweet configKey="X"><text>see https://example.com/costs</text><responseVariable>tweet</responseVariable></twitter.createTweet>
+    <payloadFactory media-type="json"><format>{"cost": ${vars.tweet.attributes.cost}}</format></payloadFactory>
+  </sequence>
+</definitions>"#,
+    )
+    .unwrap();
+    let flow = flow.to_str().unwrap();
+    // The shipped table: X's $0.20 for a post with a URL.
+    let o = run(&["run", "--sandbox", flow], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cost = &stdout_json(&o)["cost"];
+    assert_eq!(cost["usd"], "0.20", "{cost}");
+    assert_eq!(cost["items"][0]["unit"], "Content: Create (with URL)");
+    assert_eq!(cost["pricesEffective"], "2026-02-06");
+
+    // The operator's table, from the file `--prices` names.
+    let shipped =
+        std::fs::read_to_string(root().join("crates/x-pricing/prices/x-api-payg.json")).unwrap();
+    let table = dir.join("prices.json");
+    std::fs::write(
+        &table,
+        shipped
+            .replace("\"0.200\"", "\"0.25\"")
+            .replace("2026-02-06", "2026-12-01"),
+    )
+    .unwrap();
+    let prices = format!("--prices={}", table.display());
+    let o = run(&["run", "--sandbox", &prices, flow], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cost = &stdout_json(&o)["cost"];
+    assert_eq!(
+        (&cost["usd"], &cost["pricesEffective"]),
+        (&"0.25".into(), &"2026-12-01".into())
+    );
+
+    // A broken one stops the start, naming the file and what is wrong.
+    std::fs::write(&table, shipped.replace("\"Posts: Read\"", "\"Post: Read\"")).unwrap();
+    let o = run(&["run", "--sandbox", &prices, flow], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("prices.json") && err.contains("unknown unit `Post: Read`"),
+        "{err}"
+    );
+}
+
+#[test]
 fn compile_ahead_makes_the_first_run_load_from_the_cache() {
     let home = tempdir();
     let env = [("XDG_CACHE_HOME", home.to_str().unwrap())];

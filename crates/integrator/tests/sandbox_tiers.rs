@@ -73,5 +73,9 @@ fn the_free_tier_caps_posts_at_17_a_day_and_says_when_to_retry() {
     // A tier the sandbox does not know names the choices.
     let o = run(&["run", "--sandbox=enterprise", &flow], &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("payg, free, basic or pro"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("payg, free, basic or pro"),
+        "{}",
+        stderr(&o)
+    );
 }

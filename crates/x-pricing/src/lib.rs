@@ -7,13 +7,14 @@
 //! Amounts are integer micro-dollars: prices are quoted to the tenth of a
 //! cent and budgets add many of them, which floats would round.
 
-use std::collections::BTreeMap;
 use std::fmt;
-
-use serde::Deserialize;
 
 /// The default table: X's published rates on the date it names.
 pub const DEFAULT_TABLE_JSON: &str = include_str!("../prices/x-api-payg.json");
+
+// DEFAULT_EFFECTIVE, DEFAULT_SOURCE, DEFAULT_PRICES: the file above as
+// constants (build.rs).
+include!(concat!(env!("OUT_DIR"), "/default_table.rs"));
 
 /// One million micro-dollars.
 pub const MICROS_PER_USD: u64 = 1_000_000;
@@ -109,10 +110,12 @@ pub struct PriceTable {
     pub effective: String,
     /// Where the rates come from.
     pub source: String,
-    prices: BTreeMap<BillingUnit, u64>,
+    /// Micro-dollars, by `BillingUnit as usize`.
+    prices: [u64; BillingUnit::ALL.len()],
 }
 
-#[derive(Deserialize)]
+#[cfg(feature = "parse")]
+#[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TableFile {
     effective: String,
@@ -120,14 +123,10 @@ struct TableFile {
     checked: Option<String>,
     source: String,
     currency: String,
-    units: BTreeMap<String, Amount>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Amount {
-    Text(String),
-    Number(serde_json::Number),
+    /// Values are read as `Value`, not an untagged enum of text or
+    /// number: serde's untagged enums cost the connector component tens of
+    /// KiB of code, `Value` it has anyway.
+    units: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// A price table that cannot be used, and why (names the unit or field).
@@ -145,11 +144,22 @@ impl std::error::Error for TableError {}
 impl PriceTable {
     /// The table shipped with the release.
     pub fn default_table() -> PriceTable {
-        PriceTable::parse(DEFAULT_TABLE_JSON).expect("the shipped price table parses")
+        let mut prices = [0; BillingUnit::ALL.len()];
+        for (label, usd) in DEFAULT_PRICES {
+            // Both checked by the tests, against the file and X's units.
+            let unit = BillingUnit::from_label(label).expect("a unit X names");
+            prices[unit as usize] = parse_usd(usd).expect("an amount in USD");
+        }
+        PriceTable {
+            effective: DEFAULT_EFFECTIVE.to_string(),
+            source: DEFAULT_SOURCE.to_string(),
+            prices,
+        }
     }
 
     /// A table in the shipped file's format: every unit X names, each
     /// once, an amount in USD (`"0.015"` or `0.015`, at most six decimals).
+    #[cfg(feature = "parse")]
     pub fn parse(json: &str) -> Result<PriceTable, TableError> {
         let file: TableFile =
             serde_json::from_str(json).map_err(|e| TableError(format!("not valid: {e}")))?;
@@ -166,7 +176,7 @@ impl PriceTable {
                 file.effective
             )));
         }
-        let mut prices = BTreeMap::new();
+        let mut prices = [None; BillingUnit::ALL.len()];
         for (label, amount) in &file.units {
             let unit = BillingUnit::from_label(label).ok_or_else(|| {
                 TableError(format!(
@@ -175,19 +185,20 @@ impl PriceTable {
                 ))
             })?;
             let text = match amount {
-                Amount::Text(t) => t.clone(),
-                Amount::Number(n) => n.to_string(),
+                serde_json::Value::String(t) => t.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                other => other.to_string(),
             };
             let micros = parse_usd(&text).ok_or_else(|| {
                 TableError(format!(
                     "`{label}`: `{text}` is not an amount in USD (like 0.015)"
                 ))
             })?;
-            prices.insert(unit, micros);
+            prices[unit as usize] = Some(micros);
         }
         let missing: Vec<&str> = BillingUnit::ALL
             .into_iter()
-            .filter(|u| !prices.contains_key(u))
+            .filter(|u| prices[*u as usize].is_none())
             .map(BillingUnit::label)
             .collect();
         if !missing.is_empty() {
@@ -196,13 +207,13 @@ impl PriceTable {
         Ok(PriceTable {
             effective: file.effective,
             source: file.source,
-            prices,
+            prices: prices.map(|p| p.unwrap_or_default()),
         })
     }
 
     /// The price of one unit (one request, or one resource), micro-USD.
     pub fn price(&self, unit: BillingUnit) -> u64 {
-        self.prices[&unit]
+        self.prices[unit as usize]
     }
 
     /// What `count` of `unit` costs.
@@ -224,6 +235,7 @@ pub struct Cost {
     pub usd_micros: u64,
 }
 
+#[cfg(feature = "parse")]
 fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 10
@@ -295,6 +307,18 @@ mod tests {
         assert_eq!(format_usd(200_000), "0.20");
         assert_eq!(format_usd(0), "0.00");
         assert_eq!(format_usd(12_345_678), "12.345678");
+    }
+
+    #[test]
+    fn the_shipped_constants_are_the_shipped_file() {
+        assert_eq!(
+            PriceTable::parse(DEFAULT_TABLE_JSON),
+            Ok(PriceTable::default_table())
+        );
+        assert_eq!(DEFAULT_PRICES.len(), BillingUnit::ALL.len());
+        for (i, u) in BillingUnit::ALL.into_iter().enumerate() {
+            assert_eq!(u as usize, i);
+        }
     }
 
     #[test]

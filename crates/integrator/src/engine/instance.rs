@@ -119,6 +119,8 @@ pub struct ConnectorInstance {
     pub(super) poisoned: bool,
     /// The longest timeout the component accepts (its `max-timeout-ms`).
     pub(super) max_timeout: Duration,
+    /// The operator's price table, results are repriced with.
+    pub(super) prices: Option<Arc<x_pricing::PriceTable>>,
 }
 
 impl ConnectorInstance {
@@ -275,21 +277,36 @@ impl ConnectorInstance {
         &mut self,
         request: &wit::CreateTweetRequest,
     ) -> Result<wit::CreateTweetResult, CallError> {
-        self.call(async |store, guest| guest.call_create_tweet(store, request).await)
-            .await
+        let mut r = self
+            .call(async |store, guest| guest.call_create_tweet(store, request).await)
+            .await?;
+        self.reprice(&mut r.meta);
+        Ok(r)
+    }
+
+    fn reprice(&self, meta: &mut ResponseMeta) {
+        if let Some(table) = &self.prices {
+            crate::costs::reprice(&mut meta.cost, table);
+        }
     }
 
     pub async fn delete_tweet(&mut self, id: &str) -> Result<wit::DeleteTweetResult, CallError> {
-        self.call(async |store, guest| guest.call_delete_tweet(store, id).await)
-            .await
+        let mut r = self
+            .call(async |store, guest| guest.call_delete_tweet(store, id).await)
+            .await?;
+        self.reprice(&mut r.meta);
+        Ok(r)
     }
 
     pub async fn get_me(
         &mut self,
         request: &wit::GetMeRequest,
     ) -> Result<wit::GetMeResult, CallError> {
-        self.call(async |store, guest| guest.call_get_me(store, request).await)
-            .await
+        let mut r = self
+            .call(async |store, guest| guest.call_get_me(store, request).await)
+            .await?;
+        self.reprice(&mut r.meta);
+        Ok(r)
     }
 
     /// The generic entry point: a WSO2 operation name and its parameters.
@@ -302,7 +319,7 @@ impl ConnectorInstance {
         if init {
             self.disarm();
         }
-        let meta = self
+        let mut meta = self
             .call(async |store, guest| guest.call_invoke(store, operation, parameters).await)
             .await?;
         if init {
@@ -321,6 +338,7 @@ impl ConnectorInstance {
                 }
             }
         }
+        self.reprice(&mut meta);
         Ok(meta)
     }
 }

@@ -59,6 +59,9 @@ pub struct RuntimeOptions {
     /// Operator egress policy: when set, a connection may reach its `apiUrl`
     /// only if that origin (`https://api.x.com:443`) is listed here too.
     pub allowed_origins: Option<Vec<String>>,
+    /// The operator's X price table (`--prices`): results are repriced
+    /// with it; `None`: the component's (the table shipped with it).
+    pub prices: Option<Arc<x_pricing::PriceTable>>,
 }
 
 impl Default for RuntimeOptions {
@@ -71,6 +74,7 @@ impl Default for RuntimeOptions {
             cache_dir: default_cache_dir(),
             max_body: DEFAULT_MAX_BODY,
             allowed_origins: None,
+            prices: None,
         }
     }
 }
@@ -333,6 +337,7 @@ impl Runtime {
         *timeout_cap.write().unwrap_or_else(|p| p.into_inner()) =
             Duration::from_millis(u64::from(defaults.timeout_ms));
         Ok(ConnectorInstance {
+            prices: self.options.prices.clone(),
             max_timeout,
             store,
             bindings,

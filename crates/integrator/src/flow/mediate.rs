@@ -127,6 +127,7 @@ impl Integrator {
                     "attributes": {
                         "statusCode": meta.status,
                         "rateLimits": rate_limits_json(&meta.rate_limits),
+                        "cost": crate::costs::cost_json(&meta.cost),
                     }
                 });
                 let var = response_variable

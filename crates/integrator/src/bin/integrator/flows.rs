@@ -103,9 +103,16 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
         .map_err(Setup)?
     };
     tracing::info!(target: "integrator::tokens", backend = %token_store.describe(), "token store");
+    let prices = match &common.prices {
+        Some(path) => Some(Arc::new(
+            integrator::costs::load_table(path).map_err(Setup)?,
+        )),
+        None => None,
+    };
     let redactor = Redactor::default();
     let seen = redactor.clone();
     let options = RuntimeOptions {
+        prices,
         allowed_origins: (!common.allow_hosts.is_empty()).then(|| common.allow_hosts.clone()),
         token_store,
         on_token: Some(Arc::new(move |t: &str| seen.add(t))),

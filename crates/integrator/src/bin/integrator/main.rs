@@ -272,6 +272,11 @@ struct Common {
     #[cfg(feature = "sandbox")]
     #[arg(long, value_name = "USD", requires = "sandbox", value_parser = parse_credits)]
     sandbox_credits: Option<i64>,
+    /// X's pay-per-use prices to report call costs at: a JSON file in the
+    /// format of the table shipped with the release (docs/costs.md). Read
+    /// and checked at start-up. Default: the shipped table.
+    #[arg(long, value_name = "FILE", env = "INTEGRATOR_PRICES")]
+    prices: Option<PathBuf>,
     /// Only let connections reach these hosts (`api.x.com`, `127.0.0.1:8080`) or
     /// origins (`https://api.x.com`); others are denied and logged. Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]

@@ -1,0 +1,135 @@
+//! What a call costs under X's pay-per-use billing: the units it is billed
+//! in (X's names), how many, and the amount at the price table shipped with
+//! the release ([`x_pricing`]'s, shared with the runtime and the
+//! simulator). The component carries that table as constants, not a JSON
+//! parser for others: the integrator runtime reprices results with its
+//! operator's table (`--prices`), by the same crate.
+//!
+//! Writes are billed per request, so a write's cost is known before it is
+//! sent; reads per resource returned, so a read's is known from its answer.
+//! The resources a read returned are listed: X charges a resource once per
+//! UTC day, which only a ledger across calls can tell (the host's).
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+pub use x_pricing::{BillingUnit, PriceTable};
+
+/// One unit a call is billed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostItem {
+    pub unit: BillingUnit,
+    /// Requests for writes, resources for reads.
+    pub count: u32,
+    pub usd_micros: u64,
+    /// The ids of the resources a read returned (empty for writes).
+    pub resources: Vec<String>,
+}
+
+/// What one call costs (WIT `call-cost`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallCost {
+    pub items: Vec<CostItem>,
+    pub usd_micros: u64,
+    /// The date the price table's rates took effect.
+    pub prices_effective: String,
+}
+
+/// The shipped table, built once per instance.
+pub fn prices() -> &'static PriceTable {
+    static TABLE: OnceLock<PriceTable> = OnceLock::new();
+    TABLE.get_or_init(PriceTable::default_table)
+}
+
+impl CallCost {
+    fn of(table: &PriceTable, items: Vec<(BillingUnit, u32, Vec<String>)>) -> CallCost {
+        let items: Vec<CostItem> = items
+            .into_iter()
+            .filter(|(_, count, _)| *count > 0)
+            .map(|(unit, count, resources)| CostItem {
+                unit,
+                count,
+                usd_micros: table.cost(unit, count).usd_micros,
+                resources,
+            })
+            .collect();
+        CallCost {
+            usd_micros: items.iter().map(|i| i.usd_micros).sum(),
+            items,
+            prices_effective: table.effective.clone(),
+        }
+    }
+
+    /// One write request in `unit`.
+    pub fn write(table: &PriceTable, unit: BillingUnit) -> CallCost {
+        CallCost::of(table, vec![(unit, 1, Vec::new())])
+    }
+
+    /// A post: `Content: Create`, or `Content: Create (with URL)` when its
+    /// text holds a URL as X's counter finds them.
+    pub fn post(table: &PriceTable, text: Option<&str>) -> CallCost {
+        let unit = if text.is_some_and(crate::text::contains_url) {
+            BillingUnit::ContentCreateWithUrl
+        } else {
+            BillingUnit::ContentCreate
+        };
+        CallCost::write(table, unit)
+    }
+
+    /// A user read: the users returned, and the posts expanded beside them
+    /// (`includes.tweets`, e.g. a pinned post), each a resource.
+    pub fn user_read(table: &PriceTable, users: Vec<String>, posts: Vec<String>) -> CallCost {
+        CallCost::of(
+            table,
+            vec![
+                (BillingUnit::UserRead, users.len() as u32, users),
+                (BillingUnit::PostsRead, posts.len() as u32, posts),
+            ],
+        )
+    }
+}
+
+/// The ids of the posts an answer's `includes` (JSON) expanded.
+pub fn included_posts(includes: Option<&str>) -> Vec<String> {
+    let Some(v) = includes.and_then(|i| serde_json::from_str::<Value>(i).ok()) else {
+        return Vec::new();
+    };
+    v["tweets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_post_with_a_url_costs_x_s_url_price() {
+        let t = prices();
+        let plain = CallCost::post(t, Some("hello"));
+        let linked = CallCost::post(t, Some("read https://example.com/a"));
+        assert_eq!(plain.usd_micros, 15_000);
+        assert_eq!(plain.items[0].unit, BillingUnit::ContentCreate);
+        assert_eq!(linked.usd_micros, 200_000);
+        assert_eq!(linked.items[0].unit, BillingUnit::ContentCreateWithUrl);
+        assert_eq!(plain.prices_effective, "2026-02-06");
+        assert_eq!(CallCost::post(t, None).usd_micros, 15_000);
+    }
+
+    #[test]
+    fn a_read_lists_the_resources_it_returned() {
+        let t = prices();
+        let includes = json!({"tweets": [{"id": "9"}, {"id": "10"}]}).to_string();
+        let posts = included_posts(Some(&includes));
+        let c = CallCost::user_read(t, vec!["7".into()], posts);
+        assert_eq!(c.usd_micros, 10_000 + 2 * 5_000);
+        assert_eq!(c.items[0].resources, ["7"]);
+        assert_eq!(c.items[1].count, 2);
+        let bare = CallCost::user_read(t, vec!["7".into()], included_posts(None));
+        assert_eq!(bare.items.len(), 1);
+    }
+}

@@ -1,0 +1,294 @@
+//! The ledger in Redis, for runtimes on several machines. A reservation is
+//! an optimistic transaction (`WATCH` the day's and month's totals and the
+//! held calls, read, decide by [`check`], `MULTI`/`EXEC`), retried when
+//! another runtime changed them meanwhile: the rules stay in Rust, once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ::redis::{Client, Connection, RedisResult};
+
+use crate::period::{self, Day};
+use crate::{
+    check, new_id, settle_items, Exceeded, LedgerError, Limits, Reservation, Settled, Spend,
+    SpendLedger, Totals, UsageRow, RESERVATION_TTL_S,
+};
+
+const PREFIX: &str = "wso2-twitter:ledger";
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Seen resources are kept past their day, then dropped by Redis.
+const SEEN_TTL_S: i64 = 3 * 86_400;
+
+pub struct RedisLedger {
+    shown: String,
+    client: Client,
+    conn: Mutex<Option<Connection>>,
+}
+
+fn spent_key(key: &str, period: &str) -> String {
+    format!("{PREFIX}:spent:{period}:{key}")
+}
+
+fn held_key(key: &str) -> String {
+    format!("{PREFIX}:held:{key}")
+}
+
+fn seen_key(key: &str, day: Day) -> String {
+    format!("{PREFIX}:seen:{day}:{key}")
+}
+
+fn usage_key() -> String {
+    format!("{PREFIX}:usage")
+}
+
+/// Usage fields: key, day and operation, separated by a unit separator (a
+/// character none of them holds).
+const SEP: char = '\u{1f}';
+
+fn day_period(day: Day) -> String {
+    format!("d{}", period::day_name(day))
+}
+
+fn month_period(day: Day) -> String {
+    format!("m{}", period::month_name(day))
+}
+
+impl RedisLedger {
+    /// Checks the URL; Redis is reached on first use.
+    pub fn open(url: &str) -> Result<RedisLedger, LedgerError> {
+        let shown = match url.split_once('@') {
+            Some((scheme_user, host)) => {
+                format!(
+                    "{}***@{host}",
+                    &scheme_user[..scheme_user.find("//").map_or(0, |i| i + 2)]
+                )
+            }
+            None => url.to_string(),
+        };
+        let client = Client::open(url).map_err(|e| {
+            LedgerError::Unavailable(format!("redis {shown}: not a usable Redis URL ({e})"))
+        })?;
+        Ok(RedisLedger {
+            shown,
+            client,
+            conn: Mutex::new(None),
+        })
+    }
+
+    /// Runs `f` on the cached connection; a dead one is replaced once.
+    fn with<T>(
+        &self,
+        mut f: impl FnMut(&mut Connection) -> RedisResult<T>,
+    ) -> Result<T, LedgerError> {
+        let fail =
+            |e: ::redis::RedisError| LedgerError::Unavailable(format!("redis {}: {e}", self.shown));
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        for attempt in 0..2 {
+            if guard.is_none() {
+                let c = self
+                    .client
+                    .get_connection_with_timeout(IO_TIMEOUT)
+                    .map_err(fail)?;
+                c.set_read_timeout(Some(IO_TIMEOUT)).map_err(fail)?;
+                c.set_write_timeout(Some(IO_TIMEOUT)).map_err(fail)?;
+                *guard = Some(c);
+            }
+            let conn = guard.as_mut().expect("connected above");
+            match f(conn) {
+                Ok(v) => return Ok(v),
+                Err(e)
+                    if attempt == 0
+                        && (e.is_io_error() || e.is_connection_dropped())
+                        && !e.is_timeout() =>
+                {
+                    *guard = None;
+                }
+                Err(e) => {
+                    *guard = None;
+                    return Err(fail(e));
+                }
+            }
+        }
+        Err(LedgerError::Unavailable(format!(
+            "redis {}: no connection",
+            self.shown
+        )))
+    }
+}
+
+/// A held call as stored: `day|month|micros|expires`.
+fn parse_held(v: &str) -> Option<(Day, String, u64, i64)> {
+    let mut p = v.split('|');
+    Some((
+        p.next()?.parse().ok()?,
+        p.next()?.to_string(),
+        p.next()?.parse().ok()?,
+        p.next()?.parse().ok()?,
+    ))
+}
+
+impl SpendLedger for RedisLedger {
+    fn reserve(
+        &self,
+        key: &str,
+        limits: &Limits,
+        estimate: u64,
+        now: i64,
+    ) -> Result<Result<Reservation, Exceeded>, LedgerError> {
+        let day = period::day_of(now);
+        let month = period::month_name(day);
+        let (dk, mk, hk) = (
+            spent_key(key, &day_period(day)),
+            spent_key(key, &month_period(day)),
+            held_key(key),
+        );
+        self.with(|c| {
+            ::redis::transaction(c, &[&dk, &mk, &hk], |c, pipe| {
+                let day_spent: Option<u64> = ::redis::cmd("GET").arg(&dk).query(c)?;
+                let month_spent: Option<u64> = ::redis::cmd("GET").arg(&mk).query(c)?;
+                let held: HashMap<String, String> = ::redis::cmd("HGETALL").arg(&hk).query(c)?;
+                let (mut held_day, mut held_month, mut lapsed) = (0, 0, Vec::new());
+                for (id, v) in &held {
+                    match parse_held(v) {
+                        Some((_, _, _, expires)) if expires <= now => lapsed.push(id.clone()),
+                        Some((d, m, micros, _)) => {
+                            if d == day {
+                                held_day += micros;
+                            }
+                            if m == month {
+                                held_month += micros;
+                            }
+                        }
+                        None => lapsed.push(id.clone()),
+                    }
+                }
+                let day_in_use = day_spent.unwrap_or(0) + held_day;
+                let month_in_use = month_spent.unwrap_or(0) + held_month;
+                if let Err(e) = check(limits, day, day_in_use, month_in_use, estimate) {
+                    // Nothing to write: the unchanged keys need no EXEC.
+                    ::redis::cmd("UNWATCH").query::<()>(c)?;
+                    return Ok(Some(Err(e)));
+                }
+                let r = Reservation {
+                    id: new_id(),
+                    key: key.to_string(),
+                    day,
+                    micros: estimate,
+                };
+                pipe.hset(
+                    &hk,
+                    &r.id,
+                    format!("{day}|{month}|{estimate}|{}", now + RESERVATION_TTL_S),
+                )
+                .ignore();
+                for id in &lapsed {
+                    pipe.hdel(&hk, id).ignore();
+                }
+                // `None` from EXEC: a watched key changed; the helper retries.
+                let done: Option<()> = pipe.query(c)?;
+                Ok(done.map(|()| Ok(r)))
+            })
+        })
+    }
+
+    fn settle(&self, r: &Reservation, spend: &Spend) -> Result<Settled, LedgerError> {
+        let sk = seen_key(&r.key, r.day);
+        self.with(|c| {
+            let mut failed = None;
+            let settled = settle_items(spend, |unit, id| {
+                let added: RedisResult<i64> = ::redis::cmd("SADD")
+                    .arg(&sk)
+                    .arg(format!("{}{SEP}{id}", unit.label()))
+                    .query(c);
+                added.map(|n| n == 1).unwrap_or_else(|e| {
+                    failed = Some(e);
+                    false
+                })
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            let field =
+                |what: &str| format!("{}{SEP}{}{SEP}{}{SEP}{what}", r.key, r.day, spend.operation);
+            ::redis::pipe()
+                .atomic()
+                .hdel(held_key(&r.key), &r.id)
+                .ignore()
+                .incr(spent_key(&r.key, &day_period(r.day)), settled.charged)
+                .ignore()
+                .incr(spent_key(&r.key, &month_period(r.day)), settled.charged)
+                .ignore()
+                .hincr(usage_key(), field("calls"), 1)
+                .ignore()
+                .hincr(usage_key(), field("micros"), settled.charged)
+                .ignore()
+                .expire(&sk, SEEN_TTL_S)
+                .ignore()
+                .query::<()>(c)?;
+            Ok(settled)
+        })
+    }
+
+    fn release(&self, r: &Reservation) -> Result<(), LedgerError> {
+        self.with(|c| {
+            ::redis::cmd("HDEL")
+                .arg(held_key(&r.key))
+                .arg(&r.id)
+                .query::<()>(c)
+        })
+    }
+
+    fn totals(&self, key: &str, now: i64) -> Result<Totals, LedgerError> {
+        let day = period::day_of(now);
+        self.with(|c| {
+            let d: Option<u64> = ::redis::cmd("GET")
+                .arg(spent_key(key, &day_period(day)))
+                .query(c)?;
+            let m: Option<u64> = ::redis::cmd("GET")
+                .arg(spent_key(key, &month_period(day)))
+                .query(c)?;
+            Ok(Totals {
+                day: d.unwrap_or(0),
+                month: m.unwrap_or(0),
+            })
+        })
+    }
+
+    fn usage(&self, key: Option<&str>, since: Day) -> Result<Vec<UsageRow>, LedgerError> {
+        let all: HashMap<String, u64> =
+            self.with(|c| ::redis::cmd("HGETALL").arg(usage_key()).query(c))?;
+        let mut rows: std::collections::BTreeMap<(String, Day, String), (u64, u64)> =
+            Default::default();
+        for (field, n) in all {
+            let parts: Vec<&str> = field.split(SEP).collect();
+            let [k, d, op, what] = parts[..] else {
+                continue;
+            };
+            let Ok(d) = d.parse::<Day>() else { continue };
+            if d < since || key.is_some_and(|want| want != k) {
+                continue;
+            }
+            let e = rows.entry((k.to_string(), d, op.to_string())).or_default();
+            match what {
+                "calls" => e.0 = n,
+                "micros" => e.1 = n,
+                _ => {}
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|((key, d, operation), (calls, usd_micros))| UsageRow {
+                key,
+                day: period::day_name(d),
+                operation,
+                calls,
+                usd_micros,
+            })
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        format!("redis {}", self.shown)
+    }
+}

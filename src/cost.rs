@@ -15,6 +15,8 @@ use std::sync::OnceLock;
 use serde_json::Value;
 pub use x_pricing::{BillingUnit, PriceTable};
 
+use crate::wso2::Operation;
+
 /// One unit a call is billed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostItem {
@@ -89,6 +91,28 @@ impl CallCost {
     }
 }
 
+/// What an operation will cost before it is sent, for a host that holds a
+/// budget: exact for writes (billed per request), the resources it asks
+/// for at most for reads (a user, and a pinned post when expanded).
+pub fn estimate(op: &Operation) -> CallCost {
+    let t = prices();
+    match op {
+        Operation::Init(_) => CallCost::default(),
+        Operation::CreateTweet(req) => CallCost::post(t, req.text.as_deref()),
+        Operation::DeleteTweet(_) => CallCost::write(t, BillingUnit::InteractionDelete),
+        Operation::GetMe(req) => {
+            let pinned = req.expansions.iter().any(|e| e == "pinned_tweet_id");
+            CallCost::of(
+                t,
+                vec![
+                    (BillingUnit::UserRead, 1, Vec::new()),
+                    (BillingUnit::PostsRead, u32::from(pinned), Vec::new()),
+                ],
+            )
+        }
+    }
+}
+
 /// The ids of the posts an answer's `includes` (JSON) expanded.
 pub fn included_posts(includes: Option<&str>) -> Vec<String> {
     let Some(v) = includes.and_then(|i| serde_json::from_str::<Value>(i).ok()) else {
@@ -118,6 +142,28 @@ mod tests {
         assert_eq!(linked.items[0].unit, BillingUnit::ContentCreateWithUrl);
         assert_eq!(plain.prices_effective, "2026-02-06");
         assert_eq!(CallCost::post(t, None).usd_micros, 15_000);
+    }
+
+    #[test]
+    fn an_estimate_is_what_the_call_will_be_billed_at_most() {
+        let params = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let est = |op: &str, p: &[(&str, &str)]| {
+            estimate(&crate::wso2::parse(op, &params(p)).unwrap()).usd_micros
+        };
+        assert_eq!(est("createTweet", &[("text", "hi")]), 15_000);
+        assert_eq!(
+            est("createTweet", &[("text", "see https://x.com/a")]),
+            200_000
+        );
+        assert_eq!(est("deleteTweet", &[("id", "1")]), 10_000);
+        assert_eq!(est("getMe", &[]), 10_000);
+        assert_eq!(est("getMe", &[("expansions", "pinned_tweet_id")]), 15_000);
+        assert_eq!(est("init", &[("clientId", "c")]), 0);
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(super) fn meta(m: ResponseMeta) -> wt::ResponseMeta {
     }
 }
 
-fn cost(c: crate::cost::CallCost) -> wt::CallCost {
+pub(super) fn cost(c: crate::cost::CallCost) -> wt::CallCost {
     use crate::cost::BillingUnit as U;
     use wt::BillingUnit as W;
     wt::CallCost {

@@ -312,4 +312,13 @@ impl wit::Guest for Component {
         });
         result.map(meta).map_err(failed)
     }
+
+    fn estimate(
+        operation: String,
+        parameters: Vec<(String, String)>,
+    ) -> Result<wt::CallCost, wit::Error> {
+        wso2::parse(&operation, &parameters)
+            .map(|op| convert::cost(crate::cost::estimate(&op)))
+            .map_err(failed)
+    }
 }

@@ -1,5 +1,6 @@
 //! connector.xml declares exactly the parameters the component accepts,
-//! plus the connection-pool ones the runtime takes for itself.
+//! plus the spending-budget and connection-pool ones the runtime takes for
+//! itself.
 
 use integrator::descriptor::Handler;
 
@@ -29,10 +30,14 @@ fn descriptor_parameters_match_the_component() {
             .filter(|p| p.handled_by == Handler::Runtime)
             .map(|p| p.name.as_str())
             .collect();
-        let expected: &[&str] = if *name == "init" {
-            integrator::connections::POOL_PARAMETERS
+        let expected: Vec<&str> = if *name == "init" {
+            [
+                integrator::connections::BUDGET_PARAMETERS,
+                integrator::connections::POOL_PARAMETERS,
+            ]
+            .concat()
         } else {
-            &[]
+            Vec::new()
         };
         assert_eq!(runtime, expected, "{name}");
     }

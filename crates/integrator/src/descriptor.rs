@@ -238,14 +238,22 @@ pub fn check_against(descriptor: &Descriptor, exports: &[String]) -> anyhow::Res
             .iter()
             .filter(|p| p.handled_by == Handler::Runtime)
         {
-            if op.name != "init" || !crate::connections::POOL_PARAMETERS.contains(&p.name.as_str())
-            {
+            let runtime_takes = crate::connections::POOL_PARAMETERS
+                .iter()
+                .chain(crate::connections::BUDGET_PARAMETERS)
+                .any(|n| *n == p.name);
+            if op.name != "init" || !runtime_takes {
                 bail!(
                     "{}: {}.{} is marked handledBy=\"runtime\", but the runtime handles only the init parameters {}",
                     descriptor.source,
                     op.name,
                     p.name,
-                    crate::connections::POOL_PARAMETERS.join(", ")
+                    [
+                        crate::connections::POOL_PARAMETERS,
+                        crate::connections::BUDGET_PARAMETERS
+                    ]
+                    .concat()
+                    .join(", ")
                 );
             }
         }

@@ -58,23 +58,26 @@ pub const POOL_PARAMETERS: &[&str] = &[
     "exhaustedAction",
 ];
 
-/// A pool parameter that breaks its rule.
+/// A parameter the runtime takes (the pool's, a budget) that breaks its
+/// rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidPoolParameter {
+pub struct InvalidRuntimeParameter {
     pub parameter: String,
     pub rule: String,
 }
 
-fn integer(name: &str, v: &str) -> Result<i64, InvalidPoolParameter> {
-    v.trim().parse::<i64>().map_err(|_| InvalidPoolParameter {
-        parameter: name.into(),
-        rule: format!("must be a whole number, got `{v}`"),
-    })
+fn integer(name: &str, v: &str) -> Result<i64, InvalidRuntimeParameter> {
+    v.trim()
+        .parse::<i64>()
+        .map_err(|_| InvalidRuntimeParameter {
+            parameter: name.into(),
+            rule: format!("must be a whole number, got `{v}`"),
+        })
 }
 
-fn within(name: &str, n: i64, max: i64, unit: &str) -> Result<u64, InvalidPoolParameter> {
+fn within(name: &str, n: i64, max: i64, unit: &str) -> Result<u64, InvalidRuntimeParameter> {
     if n > max {
-        return Err(InvalidPoolParameter {
+        return Err(InvalidRuntimeParameter {
             parameter: name.into(),
             rule: format!("must be at most {max}{unit}, got {n}"),
         });
@@ -91,7 +94,7 @@ impl PoolConfig {
     /// to WSO2 pools, within bounds: `maxIdleConnections` no cap below
     /// `maxActiveConnections`, `maxWaitTime` the longest wait (10 minutes,
     /// never forever), `minEvictionTime` / `evictionCheckInterval` never.
-    pub fn from_params(params: &[(String, String)]) -> Result<PoolConfig, InvalidPoolParameter> {
+    pub fn from_params(params: &[(String, String)]) -> Result<PoolConfig, InvalidRuntimeParameter> {
         let mut c = PoolConfig::default();
         let mut idle: Option<i64> = None;
         const DAY_MS: i64 = 86_400_000;
@@ -100,7 +103,7 @@ impl PoolConfig {
                 "maxActiveConnections" => {
                     let n = integer(k, v)?;
                     if !(1..=MAX_ACTIVE_LIMIT as i64).contains(&n) {
-                        return Err(InvalidPoolParameter {
+                        return Err(InvalidRuntimeParameter {
                             parameter: k.clone(),
                             rule: format!("must be from 1 to {MAX_ACTIVE_LIMIT} (no unlimited pool: every instance holds memory), got {n}"),
                         });
@@ -130,13 +133,13 @@ impl PoolConfig {
                         }
                         "FAIL" | "WHEN_EXHAUSTED_FAIL" => ExhaustedAction::Fail,
                         "GROW" | "WHEN_EXHAUSTED_GROW" => {
-                            return Err(InvalidPoolParameter {
+                            return Err(InvalidRuntimeParameter {
                                 parameter: k.clone(),
                                 rule: "WHEN_EXHAUSTED_GROW is not offered (it would leave memory unbounded): raise maxActiveConnections instead".into(),
                             })
                         }
                         _ => {
-                            return Err(InvalidPoolParameter {
+                            return Err(InvalidRuntimeParameter {
                                 parameter: k.clone(),
                                 rule: format!("must be WHEN_EXHAUSTED_BLOCK (or WAIT) or WHEN_EXHAUSTED_FAIL (or FAIL), got `{v}`"),
                             })
@@ -150,7 +153,7 @@ impl PoolConfig {
             None => c.max_idle.min(c.max_active),
             Some(n) if n < 0 => c.max_active,
             Some(n) if n as usize > c.max_active => {
-                return Err(InvalidPoolParameter {
+                return Err(InvalidRuntimeParameter {
                     parameter: "maxIdleConnections".into(),
                     rule: format!(
                         "must not exceed maxActiveConnections ({}), got {n}",

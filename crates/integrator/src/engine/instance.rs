@@ -8,7 +8,7 @@ use wasmtime::component::ResourceAny;
 use wasmtime::{Store, UpdateDeadline};
 
 use crate::bindings::exports::wso2::twitter::connector as wit;
-use crate::bindings::wso2::twitter::types::{ConnectorError, ResponseMeta};
+use crate::bindings::wso2::twitter::types::{CallCost, ConnectorError, ResponseMeta};
 use crate::bindings::TwitterConnector;
 use crate::egress::Allowlist;
 use crate::imports::HostState;
@@ -307,6 +307,22 @@ impl ConnectorInstance {
             .await?;
         self.reprice(&mut r.meta);
         Ok(r)
+    }
+
+    /// What `invoke` with these arguments would cost (nothing is sent),
+    /// at the operator's prices when the runtime has them.
+    pub async fn estimate(
+        &mut self,
+        operation: &str,
+        parameters: &[(String, String)],
+    ) -> Result<CallCost, CallError> {
+        let mut cost = self
+            .call(async |store, guest| guest.call_estimate(store, operation, parameters).await)
+            .await?;
+        if let Some(table) = &self.prices {
+            crate::costs::reprice(&mut cost, table);
+        }
+        Ok(cost)
     }
 
     /// The generic entry point: a WSO2 operation name and its parameters.

@@ -7,8 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
+use spend_ledger::Limits;
+
 use crate::connections::{
-    CheckoutError, InstancePool, InvalidPoolParameter, PoolConfig, Pooled, POOL_PARAMETERS,
+    limits_from_params, CheckoutError, InstancePool, InvalidRuntimeParameter, PoolConfig, Pooled,
+    BUDGET_PARAMETERS, POOL_PARAMETERS,
 };
 use crate::engine::{CallError, ConnectorInstance, LoadedConnector, Runtime};
 
@@ -27,14 +30,15 @@ struct Params {
 struct Connection {
     pool: Arc<InstancePool<Slot>>,
     params: Arc<Params>,
+    limits: Limits,
 }
 
 /// Why a connection gave no instance.
 pub enum ConnectionError {
     /// Never configured (no init ran for it).
     Unknown,
-    /// A pool parameter broke its rule.
-    Pool(InvalidPoolParameter),
+    /// A runtime parameter (the pool's, a budget) broke its rule.
+    Parameter(InvalidRuntimeParameter),
     /// Every instance busy (`maxActiveConnections` / `maxWaitTime` / `exhaustedAction`).
     Exhausted(String),
     /// Making an instance failed.
@@ -73,10 +77,14 @@ impl Connections {
         name: &str,
         values: Vec<(String, String)>,
     ) -> Result<Pooled<Slot>, ConnectionError> {
-        let (pool_values, component): (Vec<_>, Vec<_>) = values
+        let (pool_values, rest): (Vec<_>, Vec<_>) = values
             .into_iter()
             .partition(|(k, _)| POOL_PARAMETERS.contains(&k.as_str()));
-        let config = PoolConfig::from_params(&pool_values).map_err(ConnectionError::Pool)?;
+        let (budget_values, component): (Vec<_>, Vec<_>) = rest
+            .into_iter()
+            .partition(|(k, _)| BUDGET_PARAMETERS.contains(&k.as_str()));
+        let config = PoolConfig::from_params(&pool_values).map_err(ConnectionError::Parameter)?;
+        let limits = limits_from_params(&budget_values).map_err(ConnectionError::Parameter)?;
         let params = Arc::new(Params {
             hash: hash(&component),
             values: component,
@@ -86,19 +94,39 @@ impl Connections {
             match map.get_mut(name) {
                 // New settings make a new pool; calls holding instances of
                 // the old one finish on them, and they are dropped after.
-                Some(c) if *c.pool.config() == config => c.params = params,
+                Some(c) if *c.pool.config() == config => {
+                    c.params = params;
+                    c.limits = limits;
+                }
                 _ => {
                     map.insert(
                         name.to_string(),
                         Connection {
                             pool: InstancePool::new(config),
                             params,
+                            limits,
                         },
                     );
                 }
             }
         }
         self.checkout(runtime, loaded, name).await
+    }
+
+    /// Every configured connection's budgets, by name.
+    pub fn budgets(&self) -> Vec<(String, Limits)> {
+        let mut all: Vec<(String, Limits)> = self
+            .map()
+            .iter()
+            .map(|(n, c)| (n.clone(), c.limits))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// The budgets of a configured connection (none when unknown).
+    pub fn limits(&self, name: &str) -> Limits {
+        self.map().get(name).map(|c| c.limits).unwrap_or_default()
     }
 
     /// An instance of a configured connection, initialized with its latest

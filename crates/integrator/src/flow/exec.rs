@@ -1,7 +1,10 @@
 //! Running flows: the mediators, sequences and their fault handlers, and
 //! connector operations on pooled instances of their connection.
 
+use std::sync::Arc;
+
 use serde_json::Value;
+use spend_ledger::SpendLedger;
 
 use super::connections::{Connections, Slot};
 use super::expr::{self, Template};
@@ -26,6 +29,9 @@ pub struct Integrator {
     /// Where connections go instead of their `apiUrl` (the sandbox).
     pub redirect: Option<Box<dyn ConnectionRedirect>>,
     pub redactor: Redactor,
+    /// What each connection spent, and its budgets' reservations (the
+    /// runtime's store; memory unless [`Integrator::with_ledger`]).
+    pub ledger: Arc<dyn SpendLedger>,
     pub(super) connections: Connections,
 }
 
@@ -50,8 +56,16 @@ impl Integrator {
             project,
             redirect,
             redactor,
+            ledger: Arc::new(spend_ledger::MemoryLedger::new()),
             connections: Connections::default(),
         }
+    }
+
+    /// Keeps spend and budgets in `ledger` (shared by the processes that
+    /// share it).
+    pub fn with_ledger(mut self, ledger: Arc<dyn SpendLedger>) -> Self {
+        self.ledger = ledger;
+        self
     }
 
     pub(super) fn scope<'a>(&'a self, msg: &'a Message) -> MsgScope<'a> {

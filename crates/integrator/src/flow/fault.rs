@@ -23,6 +23,8 @@ pub enum FaultKind {
     NotFound,
     RateLimited,
     CreditsDepleted,
+    /// The call would pass the connection's spending budget: not sent.
+    BudgetExceeded,
     ApiError,
     Transport,
     RefreshFailed,
@@ -38,7 +40,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::InvalidInput,
         FaultKind::NotInitialized,
         FaultKind::Unauthorized,
@@ -46,6 +48,7 @@ impl FaultKind {
         FaultKind::NotFound,
         FaultKind::RateLimited,
         FaultKind::CreditsDepleted,
+        FaultKind::BudgetExceeded,
         FaultKind::ApiError,
         FaultKind::Transport,
         FaultKind::RefreshFailed,
@@ -90,6 +93,7 @@ impl FaultKind {
             FaultKind::NotFound => "not-found",
             FaultKind::RateLimited => "rate-limited",
             FaultKind::CreditsDepleted => "credits-depleted",
+            FaultKind::BudgetExceeded => "budget-exceeded",
             FaultKind::ApiError => "api-error",
             FaultKind::Transport => "transport",
             FaultKind::RefreshFailed => "refresh-failed",
@@ -116,6 +120,8 @@ impl FaultKind {
             FaultKind::RateLimited => 429,
             // X's own status: payment is required, by the operator.
             FaultKind::CreditsDepleted => 402,
+            // The operator's own limit: payment is refused, here.
+            FaultKind::BudgetExceeded => 402,
             FaultKind::ApiError | FaultKind::Transport | FaultKind::MalformedResponse => 502,
             // Busy or briefly cut off, not broken: try again.
             FaultKind::TokenStore | FaultKind::PoolExhausted => 503,
@@ -197,6 +203,38 @@ fn runtime_fault(
         upstream_status: None,
         pos: Box::new(pos.clone()),
     }
+}
+
+/// A call refused before it was sent: it would pass a spending budget.
+pub(super) fn budget_fault(pos: &Pos, connection: &str, e: &spend_ledger::Exceeded) -> Fault {
+    let usd = x_pricing::format_usd;
+    runtime_fault(
+        FaultKind::BudgetExceeded,
+        pos,
+        format!("connection `{connection}`: {e}"),
+        format!(
+            "connection `{connection}`: not sent, {e}; raise {} or wait for the reset",
+            e.budget.parameter()
+        ),
+        json!({
+            "budget": e.budget.parameter(),
+            "limit": usd(e.limit),
+            "spent": usd(e.spent),
+            "estimate": usd(e.estimate),
+            "resetsAt": e.resets_at_s,
+        }),
+    )
+}
+
+/// The spend ledger could not be used: nothing was sent.
+pub(super) fn ledger_fault(pos: &Pos, e: &spend_ledger::LedgerError) -> Fault {
+    runtime_fault(
+        FaultKind::TokenStore,
+        pos,
+        e.to_string(),
+        format!("{e}: not sent (the runtime's store keeps the spend budgets)"),
+        json!({}),
+    )
 }
 
 pub(super) fn flow_fault(pos: &Pos, message: impl Into<String>) -> Fault {
@@ -321,7 +359,7 @@ pub(super) fn connection_fault(pos: &Pos, name: &str, e: ConnectionError) -> Fau
             format!("connection `{name}` is not initialized"),
             json!({}),
         ),
-        ConnectionError::Pool(p) => fault(
+        ConnectionError::Parameter(p) => fault(
             FaultKind::InvalidInput,
             format!("invalid parameter `{}`: {}", p.parameter, p.rule),
             json!({"parameter": p.parameter, "rule": p.rule}),
@@ -362,6 +400,7 @@ mod tests {
             ("not-found", 404),
             ("rate-limited", 429),
             ("credits-depleted", 402),
+            ("budget-exceeded", 402),
             ("api-error", 502),
             ("transport", 502),
             ("refresh-failed", 401),

@@ -75,6 +75,9 @@ impl Integrator {
             }
         };
         tracing::debug!(target: "integrator::flow", operation, connection = %name, "invoke");
+        let reservation = self
+            .reserve(&name, operation, &values, &mut slot, pos)
+            .await?;
         let result = slot.instance.invoke(operation, &values).await;
         // A trapped instance is retired, and so is one a large
         // answer grew for good: the pool makes a fresh one when
@@ -88,6 +91,7 @@ impl Integrator {
         } else {
             drop(slot);
         }
+        let result = self.settle(&reservation, operation, result);
         match result {
             Ok(meta) => {
                 let body: Value = if meta.body.trim().is_empty() {

@@ -8,6 +8,7 @@ mod mediate;
 mod message;
 pub mod parse;
 pub mod redact;
+mod spend;
 
 use std::path::Path;
 

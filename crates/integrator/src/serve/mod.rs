@@ -189,6 +189,10 @@ fn find<'a>(
     Err(if path_matched { 405 } else { 404 })
 }
 
+/// Today's spend and budget left per connection (JSON), for operators; a
+/// path no flow's API is expected to use.
+pub const SPEND_STATUS_PATH: &str = "/_integrator/spend";
+
 async fn handle(
     integrator: Arc<Integrator>,
     limits: &ServerLimits,
@@ -197,6 +201,12 @@ async fn handle(
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
+    if path == SPEND_STATUS_PATH && parts.method == http::Method::GET {
+        return match integrator.spend_status() {
+            Ok(v) => answer(&integrator, 200, &v, &[]),
+            Err(e) => refuse(&integrator, 503, "token-store", &e.to_string(), false),
+        };
+    }
     let (resource, path_params) = match find(&integrator, parts.method.as_str(), &path) {
         Ok(found) => found,
         Err(status) => {

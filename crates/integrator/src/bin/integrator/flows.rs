@@ -103,6 +103,11 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
         .map_err(Setup)?
     };
     tracing::info!(target: "integrator::tokens", backend = %token_store.describe(), "token store");
+    let ledger: Arc<dyn spend_ledger::SpendLedger> = if common.sandboxed() {
+        Arc::new(spend_ledger::MemoryLedger::new())
+    } else {
+        store::open_ledger(common.store.token_store.as_deref()).map_err(Setup)?
+    };
     let prices = match &common.prices {
         Some(path) => Some(Arc::new(
             integrator::costs::load_table(path).map_err(Setup)?,
@@ -135,7 +140,8 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
         project,
         redirect,
         redactor,
-    ))
+    )
+    .with_ledger(ledger))
 }
 
 /// A failure before anything runs: exit code 2.

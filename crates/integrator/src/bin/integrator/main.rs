@@ -6,6 +6,7 @@ mod flows;
 mod login;
 mod store;
 mod tokens;
+mod usage;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -81,6 +82,21 @@ enum Command {
         action: AuthAction,
         #[command(flatten)]
         runtime: AuthArgs,
+    },
+    /// What each connection spent at X's pay-per-use prices, per UTC day
+    /// and operation (from the store beside the tokens).
+    Usage {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Only this connection.
+        #[arg(long, value_name = "NAME")]
+        connection: Option<String>,
+        /// The last N UTC days, today included.
+        #[arg(long, value_name = "N", default_value_t = 30)]
+        days: u32,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// The stored tokens of each connection (never the tokens themselves).
     Tokens {
@@ -325,6 +341,17 @@ async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Auth { action, runtime } => auth::run(action, runtime).await,
         Command::Tokens { action, store } => tokens::run(action, store),
+        Command::Usage {
+            json,
+            connection,
+            days,
+            store,
+        } => usage::run(usage::UsageArgs {
+            json,
+            connection,
+            days,
+            store,
+        }),
         Command::Compile { connector, .. } => match flows::compile(connector.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => setup_failed(e),
@@ -433,7 +460,7 @@ fn main() -> ExitCode {
         Command::Run { common, .. }
         | Command::Serve { common, .. }
         | Command::Check { common, .. } => common.verbose,
-        Command::Tokens { .. } => 0,
+        Command::Tokens { .. } | Command::Usage { .. } => 0,
         Command::Compile { verbose, .. } => *verbose,
         Command::Auth { runtime, .. } => runtime.verbose,
     };

@@ -52,6 +52,15 @@ pub fn open(
     spec.open(key).map_err(|e| anyhow!("{e}"))
 }
 
+/// The spend ledger beside the tokens: the same SQLite file or Redis.
+pub fn open_ledger(spec_text: Option<&str>) -> anyhow::Result<Arc<dyn spend_ledger::SpendLedger>> {
+    Ok(match spec(spec_text)? {
+        StoreSpec::Sqlite(path) => Arc::new(spend_ledger::SqliteLedger::open(&path)?),
+        StoreSpec::Redis(url) => Arc::new(spend_ledger::RedisLedger::open(&url)?),
+        StoreSpec::Memory => Arc::new(spend_ledger::MemoryLedger::new()),
+    })
+}
+
 fn ago(now: u64, then: u64) -> String {
     format!("{} ago", span(now.saturating_sub(then)))
 }

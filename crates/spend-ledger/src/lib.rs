@@ -215,6 +215,25 @@ pub fn check(
     Ok(())
 }
 
+/// A reservation of `estimate` for `key` on `day`, when [`check`] lets it
+/// fit beside what the day and the month hold.
+pub fn admit(
+    key: &str,
+    limits: &Limits,
+    day: Day,
+    day_in_use: u64,
+    month_in_use: u64,
+    estimate: u64,
+) -> Result<Reservation, Exceeded> {
+    check(limits, day, day_in_use, month_in_use, estimate)?;
+    Ok(Reservation {
+        id: format!("{:032x}", rand::random::<u128>()),
+        key: key.to_string(),
+        day,
+        micros: estimate,
+    })
+}
+
 /// The items as charged: a per-resource item keeps only the resources
 /// `first_today` says were not charged yet today (and marks them).
 pub fn settle_items(
@@ -247,10 +266,6 @@ pub fn settle_items(
         charged: items.iter().map(|i| i.usd_micros).sum(),
         items,
     }
-}
-
-fn new_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use x_pricing::BillingUnit;
 
 use crate::period::{self, Day};
 use crate::{
-    check, new_id, settle_items, Exceeded, LedgerError, Limits, Reservation, Settled, Spend,
-    SpendLedger, Totals, UsageRow, RESERVATION_TTL_S,
+    admit, settle_items, Exceeded, LedgerError, Limits, Reservation, Settled, Spend, SpendLedger,
+    Totals, UsageRow, RESERVATION_TTL_S,
 };
 
 #[derive(Default)]
@@ -64,14 +64,9 @@ impl SpendLedger for MemoryLedger {
             .copied()
             .unwrap_or(0)
             + held(&|r| period::month_name(r.day) == month);
-        if let Err(e) = check(limits, day, day_in_use, month_in_use, estimate) {
-            return Ok(Err(e));
-        }
-        let r = Reservation {
-            id: new_id(),
-            key: key.to_string(),
-            day,
-            micros: estimate,
+        let r = match admit(key, limits, day, day_in_use, month_in_use, estimate) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
         };
         s.held
             .insert(r.id.clone(), (r.clone(), now + RESERVATION_TTL_S));

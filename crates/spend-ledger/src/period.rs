@@ -52,6 +52,16 @@ pub fn month_name(day: Day) -> String {
     format!("{y:04}-{m:02}")
 }
 
+/// A stored total's period name: `d2026-12-02`.
+pub fn day_key(day: Day) -> String {
+    format!("d{}", day_name(day))
+}
+
+/// A stored total's period name: `m2026-12`.
+pub fn month_key(day: Day) -> String {
+    format!("m{}", month_name(day))
+}
+
 /// Unix second the day after `day` starts.
 pub fn day_ends(day: Day) -> i64 {
     (day + 1) * DAY_SECS

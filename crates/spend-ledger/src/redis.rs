@@ -11,8 +11,8 @@ use ::redis::{Client, Connection, RedisResult};
 
 use crate::period::{self, Day};
 use crate::{
-    check, new_id, settle_items, Exceeded, LedgerError, Limits, Reservation, Settled, Spend,
-    SpendLedger, Totals, UsageRow, RESERVATION_TTL_S,
+    admit, settle_items, Exceeded, LedgerError, Limits, Reservation, Settled, Spend, SpendLedger,
+    Totals, UsageRow, RESERVATION_TTL_S,
 };
 
 const PREFIX: &str = "wso2-twitter:ledger";
@@ -45,14 +45,6 @@ fn usage_key() -> String {
 /// Usage fields: key, day and operation, separated by a unit separator (a
 /// character none of them holds).
 const SEP: char = '\u{1f}';
-
-fn day_period(day: Day) -> String {
-    format!("d{}", period::day_name(day))
-}
-
-fn month_period(day: Day) -> String {
-    format!("m{}", period::month_name(day))
-}
 
 impl RedisLedger {
     /// Checks the URL; Redis is reached on first use.
@@ -139,8 +131,8 @@ impl SpendLedger for RedisLedger {
         let day = period::day_of(now);
         let month = period::month_name(day);
         let (dk, mk, hk) = (
-            spent_key(key, &day_period(day)),
-            spent_key(key, &month_period(day)),
+            spent_key(key, &period::day_key(day)),
+            spent_key(key, &period::month_key(day)),
             held_key(key),
         );
         self.with(|c| {
@@ -165,16 +157,13 @@ impl SpendLedger for RedisLedger {
                 }
                 let day_in_use = day_spent.unwrap_or(0) + held_day;
                 let month_in_use = month_spent.unwrap_or(0) + held_month;
-                if let Err(e) = check(limits, day, day_in_use, month_in_use, estimate) {
-                    // Nothing to write: the unchanged keys need no EXEC.
-                    ::redis::cmd("UNWATCH").query::<()>(c)?;
-                    return Ok(Some(Err(e)));
-                }
-                let r = Reservation {
-                    id: new_id(),
-                    key: key.to_string(),
-                    day,
-                    micros: estimate,
+                let r = match admit(key, limits, day, day_in_use, month_in_use, estimate) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // Nothing to write: the unchanged keys need no EXEC.
+                        ::redis::cmd("UNWATCH").query::<()>(c)?;
+                        return Ok(Some(Err(e)));
+                    }
                 };
                 pipe.hset(
                     &hk,
@@ -215,9 +204,12 @@ impl SpendLedger for RedisLedger {
                 .atomic()
                 .hdel(held_key(&r.key), &r.id)
                 .ignore()
-                .incr(spent_key(&r.key, &day_period(r.day)), settled.charged)
+                .incr(spent_key(&r.key, &period::day_key(r.day)), settled.charged)
                 .ignore()
-                .incr(spent_key(&r.key, &month_period(r.day)), settled.charged)
+                .incr(
+                    spent_key(&r.key, &period::month_key(r.day)),
+                    settled.charged,
+                )
                 .ignore()
                 .hincr(usage_key(), field("calls"), 1)
                 .ignore()
@@ -243,10 +235,10 @@ impl SpendLedger for RedisLedger {
         let day = period::day_of(now);
         self.with(|c| {
             let d: Option<u64> = ::redis::cmd("GET")
-                .arg(spent_key(key, &day_period(day)))
+                .arg(spent_key(key, &period::day_key(day)))
                 .query(c)?;
             let m: Option<u64> = ::redis::cmd("GET")
-                .arg(spent_key(key, &month_period(day)))
+                .arg(spent_key(key, &period::month_key(day)))
                 .query(c)?;
             Ok(Totals {
                 day: d.unwrap_or(0),

@@ -11,8 +11,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::period::{self, Day};
 use crate::{
-    check, new_id, settle_items, Exceeded, LedgerError, Limits, Reservation, Settled, Spend,
-    SpendLedger, Totals, UsageRow, RESERVATION_TTL_S,
+    admit, settle_items, Exceeded, LedgerError, Limits, Reservation, Settled, Spend, SpendLedger,
+    Totals, UsageRow, RESERVATION_TTL_S,
 };
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,14 +52,6 @@ CREATE TABLE IF NOT EXISTS ledger_usage (
 pub struct SqliteLedger {
     path: PathBuf,
     conn: Mutex<Connection>,
-}
-
-fn day_period(day: Day) -> String {
-    format!("d:{}", period::day_name(day))
-}
-
-fn month_period(day: Day) -> String {
-    format!("m:{}", period::month_name(day))
 }
 
 impl SqliteLedger {
@@ -134,16 +126,11 @@ impl SpendLedger for SqliteLedger {
                 );
                 Ok(tx.query_row(&sql, params![key, value], |r| r.get::<_, i64>(0))? as u64)
             };
-            let day_in_use = spent(&tx, key, &day_period(day))? + held("day", &day)?;
-            let month_in_use = spent(&tx, key, &month_period(day))? + held("month", &month)?;
-            if let Err(e) = check(limits, day, day_in_use, month_in_use, estimate) {
-                return Ok(Err(e));
-            }
-            let r = Reservation {
-                id: new_id(),
-                key: key.to_string(),
-                day,
-                micros: estimate,
+            let day_in_use = spent(&tx, key, &period::day_key(day))? + held("day", &day)?;
+            let month_in_use = spent(&tx, key, &period::month_key(day))? + held("month", &month)?;
+            let r = match admit(key, limits, day, day_in_use, month_in_use, estimate) {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
             };
             tx.execute(
                 "INSERT INTO ledger_held (id, key, day, month, micros, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -174,8 +161,8 @@ impl SpendLedger for SqliteLedger {
             if let Some(e) = failed {
                 return Err(e);
             }
-            add_spent(&tx, &r.key, &day_period(r.day), settled.charged)?;
-            add_spent(&tx, &r.key, &month_period(r.day), settled.charged)?;
+            add_spent(&tx, &r.key, &period::day_key(r.day), settled.charged)?;
+            add_spent(&tx, &r.key, &period::month_key(r.day), settled.charged)?;
             tx.execute(
                 "INSERT INTO ledger_usage (key, day, operation, calls, micros) VALUES (?1, ?2, ?3, 1, ?4)
                  ON CONFLICT (key, day, operation) DO UPDATE SET calls = calls + 1, micros = micros + ?4",
@@ -197,8 +184,8 @@ impl SpendLedger for SqliteLedger {
         let day = period::day_of(now);
         self.with(|c| {
             Ok(Totals {
-                day: spent(c, key, &day_period(day))?,
-                month: spent(c, key, &month_period(day))?,
+                day: spent(c, key, &period::day_key(day))?,
+                month: spent(c, key, &period::month_key(day))?,
             })
         })
     }

@@ -49,15 +49,7 @@ const SEP: char = '\u{1f}';
 impl RedisLedger {
     /// Checks the URL; Redis is reached on first use.
     pub fn open(url: &str) -> Result<RedisLedger, LedgerError> {
-        let shown = match url.split_once('@') {
-            Some((scheme_user, host)) => {
-                format!(
-                    "{}***@{host}",
-                    &scheme_user[..scheme_user.find("//").map_or(0, |i| i + 2)]
-                )
-            }
-            None => url.to_string(),
-        };
+        let shown = token_store::without_password(url);
         let client = Client::open(url).map_err(|e| {
             LedgerError::Unavailable(format!("redis {shown}: not a usable Redis URL ({e})"))
         })?;

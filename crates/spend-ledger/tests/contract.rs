@@ -185,6 +185,23 @@ fn redis() {
 }
 
 #[test]
+fn a_redis_password_is_never_shown() {
+    // A password may hold `@`: all of it, to the last one, is hidden.
+    let l = RedisLedger::open("redis://u:p@ss-w0rd@127.0.0.1:1/0").unwrap();
+    let e = l
+        .reserve("k", &Limits::default(), 1, NOW)
+        .unwrap_err()
+        .to_string();
+    for shown in [e, l.describe()] {
+        assert!(
+            !shown.contains("ss-w0rd") && !shown.contains("p@"),
+            "{shown}"
+        );
+        assert!(shown.contains("redis://u:***@127.0.0.1:1/0"), "{shown}");
+    }
+}
+
+#[test]
 fn redis_down_is_an_error_naming_it_not_a_refusal() {
     let l = RedisLedger::open("redis://127.0.0.1:1/0").unwrap();
     let e = l.reserve("k", &Limits::default(), 1, NOW).unwrap_err();

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use memory::MemoryStore;
-pub use redis::RedisStore;
+pub use redis::{without_password, RedisStore};
 pub use seal::{KeyError, StoreKey};
 pub use secret::Secret;
 pub use sqlite::SqliteStore;

@@ -63,7 +63,9 @@ pub struct RedisStore {
 }
 
 /// `redis://user:secret@host/0` → `redis://user:***@host/0`.
-fn without_password(url: &str) -> String {
+/// A Redis URL as it may be shown: the password (everything between the
+/// scheme's `:` after the user and the last `@`) replaced by `***`.
+pub fn without_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let userinfo = &url[s + 3..at];

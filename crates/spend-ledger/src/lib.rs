@@ -103,6 +103,24 @@ pub struct Reservation {
     pub micros: u64,
 }
 
+impl Reservation {
+    /// A call no budget holds: nothing is reserved before it, settling it
+    /// only records what X billed (no store call before the call).
+    pub fn unheld(key: &str, now: i64) -> Reservation {
+        Reservation {
+            id: String::new(),
+            key: key.to_string(),
+            day: period::day_of(now),
+            micros: 0,
+        }
+    }
+
+    /// Whether the ledger holds it (and a failed call must give it back).
+    pub fn is_held(&self) -> bool {
+        !self.id.is_empty()
+    }
+}
+
 /// One unit a call was billed in (the component's `cost-item`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpendItem {

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use spend_ledger::{
-    period, Budget, Limits, MemoryLedger, RedisLedger, Spend, SpendItem, SpendLedger, SqliteLedger,
-    RESERVATION_TTL_S,
+    period, Budget, Limits, MemoryLedger, RedisLedger, Reservation, Spend, SpendItem, SpendLedger,
+    SqliteLedger, RESERVATION_TTL_S,
 };
 use token_store::testing::RedisServer;
 use x_pricing::BillingUnit;
@@ -114,10 +114,16 @@ fn a_re_read_of_the_same_user_in_a_day_costs_zero(l: &dyn SpendLedger) {
     let r = l.reserve(&key, &limits, 10_000, tomorrow).unwrap().unwrap();
     assert_eq!(l.settle(&r, &read_user("7")).unwrap().charged, 10_000);
 
+    // A call no budget holds is only recorded, deduplicated alike.
+    let unheld = Reservation::unheld(&key, NOW);
+    assert!(!unheld.is_held());
+    assert_eq!(l.settle(&unheld, &read_user("8")).unwrap().charged, 0);
+    assert_eq!(l.settle(&unheld, &read_user("9")).unwrap().charged, 10_000);
+
     let rows = l.usage(Some(&key), period::day_of(NOW)).unwrap();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0].day, "2026-12-02");
-    assert_eq!((rows[0].calls, rows[0].usd_micros), (3, 20_000));
+    assert_eq!((rows[0].calls, rows[0].usd_micros), (5, 30_000));
     assert_eq!(rows[1].day, "2026-12-03");
     assert!(l
         .usage(Some(&key), period::day_of(tomorrow) + 1)

@@ -23,10 +23,10 @@ fn unix_now() -> i64 {
 
 impl Integrator {
     /// Holds the operation's estimate against its connection's budgets
-    /// (refused before anything is sent when it would pass one). With no
-    /// budget, a ledger that cannot be reached costs the usage record only
-    /// (`None`: the call goes on, unrecorded); with one, the call is
-    /// refused, since the budget cannot be checked.
+    /// (refused before anything is sent when it would pass one; refused
+    /// too when the ledger cannot be reached, since the budget cannot be
+    /// checked). A connection without a budget holds nothing: no
+    /// estimate, no store call before the call, only the record after.
     pub(super) async fn reserve(
         &self,
         connection: &str,
@@ -34,26 +34,25 @@ impl Integrator {
         values: &[(String, String)],
         slot: &mut Pooled<Slot>,
         pos: &Pos,
-    ) -> Result<Option<Reservation>, Fault> {
+    ) -> Result<Reservation, Fault> {
+        let limits = self.connections.limits(connection);
+        if limits.none() {
+            return Ok(Reservation::unheld(connection, unix_now()));
+        }
         let estimate = match slot.instance.estimate(operation, values).await {
             Ok(cost) => cost.usd_micros,
             // Invalid input: the call itself refuses it, before sending.
             Err(CallError::Connector(_)) => 0,
             Err(e) => return Err(operation_fault(pos, connection, &e)),
         };
-        let limits = self.connections.limits(connection);
         match self
             .ledger
             .reserve(connection, &limits, estimate, unix_now())
         {
-            Ok(Ok(r)) => Ok(Some(r)),
+            Ok(Ok(r)) => Ok(r),
             Ok(Err(exceeded)) => {
                 tracing::warn!(target: "integrator::budget", connection, operation, "{exceeded}");
                 Err(budget_fault(pos, connection, &exceeded))
-            }
-            Err(e) if limits.none() => {
-                tracing::warn!(target: "integrator::budget", connection, operation, "{e}: the call goes on unrecorded");
-                Ok(None)
             }
             Err(e) => Err(ledger_fault(pos, &e)),
         }
@@ -64,16 +63,16 @@ impl Integrator {
     /// then what the ledger charged (a resource already read today: 0).
     pub(super) fn settle(
         &self,
-        reservation: &Option<Reservation>,
+        reservation: &Reservation,
         operation: &str,
         result: Result<ResponseMeta, CallError>,
     ) -> Result<ResponseMeta, CallError> {
-        let Some(reservation) = reservation else {
-            return result;
-        };
         let mut meta = match result {
             Ok(meta) => meta,
             Err(e) => {
+                if !reservation.is_held() {
+                    return Err(e);
+                }
                 if let Err(le) = self.ledger.release(reservation) {
                     // It lapses on its own; the call's own error matters more.
                     tracing::warn!(target: "integrator::budget", "{le}");
@@ -96,12 +95,13 @@ impl Integrator {
                 .collect(),
         };
         // The call went through: a ledger that fails now must not turn it
-        // into a failure (a flow could post again). Its reservation holds
-        // the estimate until it lapses.
+        // into a failure (a flow could post again). A held reservation
+        // keeps the estimate until it lapses; an unheld call goes
+        // unrecorded.
         let settled = match self.ledger.settle(reservation, &spend) {
             Ok(settled) => settled,
             Err(e) => {
-                tracing::warn!(target: "integrator::budget", operation, "{e}: the call's spend is held as its estimate until the reservation lapses");
+                tracing::warn!(target: "integrator::budget", operation, held = reservation.is_held(), "{e}: the call's spend is not recorded");
                 return Ok(meta);
             }
         };

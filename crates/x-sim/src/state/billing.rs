@@ -46,10 +46,7 @@ fn utc_day(now: SystemTime) -> u64 {
 
 /// `Content: Create (with URL)` or not, by the simulator's own URL rule.
 pub fn post_unit(text: &str) -> BillingUnit {
-    let has_url = text
-        .split_whitespace()
-        .any(|w| w.starts_with("https://") || w.starts_with("http://"));
-    if has_url {
+    if text.split_whitespace().any(super::post_rules::is_url) {
         BillingUnit::ContentCreateWithUrl
     } else {
         BillingUnit::ContentCreate

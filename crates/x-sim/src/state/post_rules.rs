@@ -59,6 +59,12 @@ fn is_emoji(c: char) -> bool {
         0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF)
 }
 
+/// Whether a word is a URL, by the simulator's rule (a scheme): what the
+/// length counter weighs as one and the billing charges a post with a URL.
+pub fn is_url(word: &str) -> bool {
+    word.starts_with("https://") || word.starts_with("http://")
+}
+
 /// X's weighted length, in characters (280 is the limit).
 pub fn weighted_length(text: &str) -> u64 {
     let w = weights();
@@ -66,7 +72,7 @@ pub fn weighted_length(text: &str) -> u64 {
     let mut units = 0u64;
     for word in text.split_inclusive(char::is_whitespace) {
         let trimmed = word.trim_end();
-        if trimmed.starts_with("https://") || trimmed.starts_with("http://") {
+        if is_url(trimmed) {
             units += w.url * w.scale + (word.len() - trimmed.len()) as u64 * w.scale;
             continue;
         }

@@ -50,89 +50,7 @@ pub struct GetMeResult {
     pub meta: ResponseMeta,
 }
 
-/// `user.fields` values: the spec's `UserFieldsParameter` enum, plus the
-/// documented `affiliation`, `most_recent_tweet_id` and `pinned_tweet_id`.
-pub const USER_FIELDS: &[&str] = &[
-    "affiliation",
-    "confirmed_email",
-    "connection_status",
-    "created_at",
-    "description",
-    "entities",
-    "id",
-    "is_identity_verified",
-    "location",
-    "most_recent_tweet_id",
-    "name",
-    "parody",
-    "pinned_tweet_id",
-    "profile_banner_url",
-    "profile_image_url",
-    "protected",
-    "public_metrics",
-    "receives_your_dm",
-    "subscribes_to_you",
-    "subscription",
-    "subscription_type",
-    "url",
-    "username",
-    "verified",
-    "verified_followers_count",
-    "verified_type",
-    "withheld",
-];
-
-/// `tweet.fields` values: the spec's `PostFieldsParameter` enum, plus the
-/// long-standing tweet names X still serves and documents (`author_id`,
-/// `referenced_tweets`, ...) that v2.167 of the spec dropped from the enum.
-pub const TWEET_FIELDS: &[&str] = &[
-    "article",
-    "article_title",
-    "attachments",
-    "card_uri",
-    "community_id",
-    "context_annotations",
-    "conversation_id",
-    "created_at",
-    "display_text_range",
-    "edit_controls",
-    "entities",
-    "geo",
-    "id",
-    "lang",
-    "matched_media_notes",
-    "media_metadata",
-    "non_public_metrics",
-    "note_post",
-    "note_request_suggestions",
-    "organic_metrics",
-    "paid_partnership",
-    "possibly_sensitive",
-    "promoted_metrics",
-    "public_metrics",
-    "reply_settings",
-    "scopes",
-    "source",
-    "suggested_source_links",
-    "suggested_source_links_with_counts",
-    "text",
-    "withheld",
-    // documented tweet-era names
-    "author_id",
-    "edit_history_tweet_ids",
-    "in_reply_to_user_id",
-    "referenced_tweets",
-    "note_tweet",
-];
-
-/// `expansions` for users: the spec's enum plus the documented tweet-era names.
-pub const USER_EXPANSIONS: &[&str] = &[
-    "affiliation",
-    "most_recent_post_id",
-    "pinned_post_id",
-    "pinned_tweet_id",
-    "most_recent_tweet_id",
-];
+pub use crate::ops::fields::{TWEET_FIELDS, USER_EXPANSIONS, USER_FIELDS};
 
 pub struct Connector<H, S, C> {
     http: H,
@@ -292,7 +210,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
 
     /// One authorized API call: proactive refresh before, one refresh and
     /// replay on 401, typed error on any other failure status.
-    fn call(
+    pub(crate) fn call(
         &mut self,
         method: Method,
         path_and_query: &str,
@@ -316,7 +234,9 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         req.validate()?;
         // Billed per request: known before it is sent.
         let cost = CallCost::post(cost::prices(), req.text.as_deref());
-        let resp = self.call(Method::POST, "/2/tweets", Some(&req.to_json()))?;
+        let resp = self
+            .call(Method::POST, "/2/tweets", Some(&req.to_json()))
+            .map_err(|e| crate::tweet::explain_refusal(req, e))?;
         let v = response::json_object(&resp)?;
         if let Some(e) = response::partial_failure(resp.status().as_u16(), &v) {
             return Err(e);
@@ -342,7 +262,11 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
 
     pub fn delete_tweet(&mut self, id: &str) -> Result<DeleteTweetResult, ConnectorError> {
         validate::id("id", id)?;
-        let resp = self.call(Method::DELETE, &format!("/2/tweets/{id}"), None)?;
+        let resp = self
+            .call(Method::DELETE, &format!("/2/tweets/{id}"), None)
+            .map_err(|e| {
+                crate::ops::explain_forbidden("deleteTweet", crate::ops::scopes("deleteTweet"), e)
+            })?;
         let v = response::json_object(&resp)?;
         if let Some(e) = response::partial_failure(resp.status().as_u16(), &v) {
             return Err(e);
@@ -369,7 +293,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         let mut query = Vec::new();
         for (name, values) in [
             ("expansions", &req.expansions),
-            ("tweet.fields", &req.tweet_fields),
+            ("post.fields", &req.tweet_fields),
             ("user.fields", &req.user_fields),
         ] {
             if !values.is_empty() {
@@ -382,7 +306,9 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         } else {
             format!("/2/users/me?{}", query.join("&"))
         };
-        let resp = self.call(Method::GET, &path, None)?;
+        let resp = self
+            .call(Method::GET, &path, None)
+            .map_err(|e| crate::ops::explain_forbidden("getMe", crate::ops::scopes("getMe"), e))?;
         let mut meta = response::meta(&resp);
         let (user, includes) = match read_me_fast(resp.body()) {
             Some(fast) => fast,

@@ -67,6 +67,11 @@ impl CallCost {
         CallCost::of(table, vec![(unit, 1, Vec::new())])
     }
 
+    /// At most `count` resources of `unit` (an estimate: none listed).
+    pub fn at_most(table: &PriceTable, unit: BillingUnit, count: u32) -> CallCost {
+        CallCost::of(table, vec![(unit, count, Vec::new())])
+    }
+
     /// A post: `Content: Create`, or `Content: Create (with URL)` when its
     /// text holds a URL as X's counter finds them.
     pub fn post(table: &PriceTable, text: Option<&str>) -> CallCost {
@@ -81,10 +86,30 @@ impl CallCost {
     /// A user read: the users returned, and the posts expanded beside them
     /// (`includes.tweets`, e.g. a pinned post), each a resource.
     pub fn user_read(table: &PriceTable, users: Vec<String>, posts: Vec<String>) -> CallCost {
+        CallCost::read(table, BillingUnit::UserRead, users, posts)
+    }
+
+    /// A read billed in `unit` per resource returned, plus the posts
+    /// expanded beside them (one item when `unit` is itself posts, each
+    /// post counted once).
+    pub fn read(
+        table: &PriceTable,
+        unit: BillingUnit,
+        mut resources: Vec<String>,
+        posts: Vec<String>,
+    ) -> CallCost {
+        if unit == BillingUnit::PostsRead {
+            for p in posts {
+                if !resources.contains(&p) {
+                    resources.push(p);
+                }
+            }
+            return CallCost::of(table, vec![(unit, resources.len() as u32, resources)]);
+        }
         CallCost::of(
             table,
             vec![
-                (BillingUnit::UserRead, users.len() as u32, users),
+                (unit, resources.len() as u32, resources),
                 (BillingUnit::PostsRead, posts.len() as u32, posts),
             ],
         )
@@ -100,6 +125,10 @@ pub fn estimate(op: &Operation) -> CallCost {
         Operation::Init(_) => CallCost::default(),
         Operation::CreateTweet(req) => CallCost::post(t, req.text.as_deref()),
         Operation::DeleteTweet(_) => CallCost::write(t, BillingUnit::InteractionDelete),
+        Operation::Call(call) if call.spec.shape == crate::ops::Shape::Write => {
+            CallCost::write(t, call.spec.unit)
+        }
+        Operation::Call(call) => CallCost::at_most(t, call.spec.unit, call.most_resources),
         Operation::GetMe(req) => {
             let pinned = req.expansions.iter().any(|e| e == "pinned_tweet_id");
             CallCost::of(
@@ -115,15 +144,27 @@ pub fn estimate(op: &Operation) -> CallCost {
 
 /// The ids of the posts an answer's `includes` (JSON) expanded.
 pub fn included_posts(includes: Option<&str>) -> Vec<String> {
-    let Some(v) = includes.and_then(|i| serde_json::from_str::<Value>(i).ok()) else {
+    let v = includes.and_then(|i| serde_json::from_str::<Value>(i).ok());
+    included_posts_of(v.as_ref())
+}
+
+/// The ids of the posts in an `includes` object (`tweets`, or the spec's
+/// `posts`).
+pub fn included_posts_of(includes: Option<&Value>) -> Vec<String> {
+    let Some(v) = includes else {
         return Vec::new();
     };
-    v["tweets"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.get("id").and_then(Value::as_str).map(str::to_string))
-        .collect()
+    let mut ids: Vec<String> = Vec::new();
+    for key in ["tweets", "posts"] {
+        for t in v[key].as_array().into_iter().flatten() {
+            if let Some(id) = t.get("id").and_then(Value::as_str) {
+                if !ids.iter().any(|i| i == id) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+    }
+    ids
 }
 
 #[cfg(test)]

@@ -65,6 +65,9 @@ pub struct Problem {
     pub reason: Option<String>,
     pub required_enrollment: Option<String>,
     pub registration_url: Option<String>,
+    /// The connector's sentence on what to do, beside X's words (the
+    /// scopes an operation needs, the rule a refused reply broke).
+    pub hint: Option<String>,
 }
 
 impl Problem {
@@ -381,7 +384,13 @@ impl fmt::Display for ConnectorError {
                 problem: p,
                 limits,
             } => match class {
-                ApiClass::Forbidden => write!(f, "forbidden ({}): {}", p.kind, p.message()),
+                ApiClass::Forbidden => {
+                    write!(f, "forbidden ({}): {}", p.kind, p.message())?;
+                    match &p.hint {
+                        Some(hint) => write!(f, ". {hint}"),
+                        None => Ok(()),
+                    }
+                }
                 ApiClass::Other => {
                     write!(f, "X API error {} ({}): {}", p.status, p.kind, p.message())
                 }

@@ -16,6 +16,7 @@ pub mod cost;
 pub mod env_config;
 pub mod error;
 pub mod http;
+pub mod ops;
 pub mod response;
 pub mod secret;
 pub mod text;

@@ -242,6 +242,7 @@ pub fn problem(status: u16, body: &[u8]) -> Problem {
         reason,
         required_enrollment: str_field(&v, "required_enrollment"),
         registration_url: str_field(&v, "registration_url"),
+        hint: None,
     }
 }
 

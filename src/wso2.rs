@@ -12,9 +12,7 @@ use crate::secret::Secret;
 use crate::tweet::{CreateTweet, EditOptions, Geo, Media, Poll, Reply};
 use crate::validate;
 
-/// Parameters every WSO2 operation accepts and the runtime consumes; they
-/// are allowed here so flows can pass them through unchanged.
-const FLOW_PARAMETERS: &[&str] = &["responseVariable", "overwriteBody", "configKey"];
+use crate::ops::request::{self, Call, FLOW_PARAMETERS};
 
 pub const INIT_PARAMETERS: &[&str] = &[
     "connectionName",
@@ -47,19 +45,33 @@ pub const CREATE_TWEET_PARAMETERS: &[&str] = &[
 pub const DELETE_TWEET_PARAMETERS: &[&str] = &["id"];
 pub const GET_ME_PARAMETERS: &[&str] = &["expansions", "tweet_fields", "user_fields"];
 
-/// The operations and their parameters, as the runtime's descriptor lists them.
-pub const OPERATIONS: &[(&str, &[&str])] = &[
+/// The operations with hand-written requests, and their parameters.
+const TYPED: &[(&str, &[&str])] = &[
     ("init", INIT_PARAMETERS),
     ("createTweet", CREATE_TWEET_PARAMETERS),
     ("deleteTweet", DELETE_TWEET_PARAMETERS),
     ("getMe", GET_ME_PARAMETERS),
 ];
 
+/// Every operation and its parameters (X's names; WSO2's aliases are in
+/// the catalog), as the runtime's descriptor lists them.
+pub fn operations() -> Vec<(&'static str, Vec<&'static str>)> {
+    std::iter::once(("init", INIT_PARAMETERS.to_vec()))
+        .chain(
+            crate::ops::catalog::OPERATIONS
+                .iter()
+                .map(|o| (o.name, o.params.iter().map(|p| p.name).collect())),
+        )
+        .collect()
+}
+
 pub enum Operation {
     Init(ConnectionParams),
     CreateTweet(Box<CreateTweet>),
     DeleteTweet(String),
     GetMe(GetMeRequest),
+    /// An operation of the catalog, built and checked.
+    Call(Call),
 }
 
 struct Params<'a> {
@@ -176,8 +188,12 @@ struct EditOptionsJson {
 }
 
 pub fn parse(operation: &str, values: &[(String, String)]) -> Result<Operation, ConnectorError> {
-    let Some((op, declared)) = OPERATIONS.iter().find(|(n, _)| *n == operation) else {
-        let names: Vec<&str> = OPERATIONS.iter().map(|(n, _)| *n).collect();
+    if let Some(spec) = crate::ops::find(operation).filter(|o| !crate::ops::TYPED.contains(&o.name))
+    {
+        return request::build(spec, values).map(Operation::Call);
+    }
+    let Some((op, declared)) = TYPED.iter().find(|(n, _)| *n == operation) else {
+        let names: Vec<&str> = operations().iter().map(|(n, _)| *n).collect();
         return Err(ConnectorError::invalid(
             "operation",
             format!(
@@ -254,6 +270,15 @@ pub fn parse(operation: &str, values: &[(String, String)]) -> Result<Operation, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catalog_documents_the_typed_operations_parameters() {
+        for (name, params) in &TYPED[1..] {
+            let row = crate::ops::find(name).unwrap();
+            let names: Vec<&str> = row.params.iter().map(|p| p.name).collect();
+            assert_eq!(&names, params, "{name}");
+        }
+    }
 
     fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -91,6 +91,7 @@ fn problem(p: crate::error::Problem) -> wt::ApiProblem {
         reason: p.reason,
         required_enrollment: p.required_enrollment,
         registration_url: p.registration_url,
+        hint: p.hint,
     }
 }
 

@@ -309,6 +309,7 @@ impl wit::Guest for Component {
             Operation::CreateTweet(r) => create_tweet(&r).map(|r| r.meta),
             Operation::DeleteTweet(id) => delete_tweet(&id).map(|r| r.meta),
             Operation::GetMe(r) => get_me(&r).map(|r| r.meta),
+            Operation::Call(call) => with_connection(|c| c.run(&call)),
         });
         result.map(meta).map_err(failed)
     }

@@ -112,6 +112,11 @@ impl<S: TokenStore, C: Clock> TokenSource<S, C> {
         Ok(())
     }
 
+    /// The clock the source refreshes by (the connector waits on it too).
+    pub fn clock(&self) -> &C {
+        &self.refresher.clock
+    }
+
     pub fn tokens(&self) -> &TokenSet {
         &self.family.tokens
     }

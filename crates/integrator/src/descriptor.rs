@@ -10,11 +10,21 @@ use anyhow::{anyhow, bail, Context};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parameter {
     pub name: String,
+    /// WSO2 4.x's name for it, where X's differs (`user_id` for `id`):
+    /// flows may use either.
+    pub alias: Option<String>,
     pub required: bool,
     pub description: String,
     /// Who takes the parameter: the component, or the runtime itself (the
     /// connection's instance pool), which does not pass it on.
     pub handled_by: Handler,
+}
+
+impl Parameter {
+    /// Whether a flow's `name` means this parameter.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.alias.as_deref() == Some(name)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +121,7 @@ pub fn parse(xml: &str, source: &str) -> anyhow::Result<(Descriptor, String)> {
                     Ok(Parameter {
                         required: p.attribute("required") == Some("true"),
                         description: p.attribute("description").unwrap_or("").to_string(),
+                        alias: p.attribute("alias").map(str::to_string),
                         handled_by,
                         name,
                     })
@@ -238,13 +249,16 @@ pub fn check_against(descriptor: &Descriptor, exports: &[String]) -> anyhow::Res
             .iter()
             .filter(|p| p.handled_by == Handler::Runtime)
         {
-            let runtime_takes = crate::connections::POOL_PARAMETERS
-                .iter()
-                .chain(crate::connections::BUDGET_PARAMETERS)
-                .any(|n| *n == p.name);
-            if op.name != "init" || !runtime_takes {
+            let runtime_takes = match op.name.as_str() {
+                "init" => crate::connections::POOL_PARAMETERS
+                    .iter()
+                    .chain(crate::connections::BUDGET_PARAMETERS)
+                    .any(|n| *n == p.name),
+                _ => crate::media_file::PARAMETERS.contains(&(op.name.as_str(), p.name.as_str())),
+            };
+            if !runtime_takes {
                 bail!(
-                    "{}: {}.{} is marked handledBy=\"runtime\", but the runtime handles only the init parameters {}",
+                    "{}: {}.{} is marked handledBy=\"runtime\", but the runtime handles only uploadMedia's media_file and the init parameters {}",
                     descriptor.source,
                     op.name,
                     p.name,

@@ -10,6 +10,7 @@ pub mod egress;
 pub mod engine;
 pub mod flow;
 pub mod imports;
+pub mod media_file;
 pub mod secret;
 pub mod serve;
 

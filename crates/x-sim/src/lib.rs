@@ -17,13 +17,14 @@
 mod body;
 #[cfg(feature = "contract")]
 pub mod contract;
+pub mod routes;
 mod server;
 mod state;
 
 pub use server::{Simulator, Tls};
 pub use state::{
     post_unit, weighted_length, Account, Budgeted, Charges, Client, Consent, Fault, Stats, Tier,
-    TokenPair, DEFAULT_CREDITS_MICROS,
+    TokenPair, DEFAULT_CREDITS_MICROS, SEEDED_FOLLOWERS,
 };
 
 /// What the simulator serves: the key of its counters, faults and rate
@@ -37,6 +38,8 @@ pub enum Endpoint {
     CreateTweet,
     DeleteTweet,
     GetMe,
+    /// Any other API endpoint, by the spec's `operationId` (see [`routes`]).
+    Api(&'static str),
 }
 
 impl Endpoint {
@@ -49,7 +52,7 @@ impl Endpoint {
             ("POST", "/2/tweets") => Endpoint::CreateTweet,
             ("DELETE", p) if p.starts_with("/2/tweets/") => Endpoint::DeleteTweet,
             ("GET", "/2/users/me") => Endpoint::GetMe,
-            _ => return None,
+            _ => return routes::find(method, path).map(|(r, _)| Endpoint::Api(r.operation_id)),
         })
     }
 
@@ -62,6 +65,7 @@ impl Endpoint {
             Endpoint::CreateTweet => "POST /2/tweets",
             Endpoint::DeleteTweet => "DELETE /2/tweets/:id",
             Endpoint::GetMe => "GET /2/users/me",
+            Endpoint::Api(operation_id) => operation_id,
         }
     }
 }

@@ -240,6 +240,17 @@ impl Simulator {
         self.state().forbid_for_tier(endpoint)
     }
 
+    /// An Enterprise app: X's rule on programmatic replies and the removal
+    /// of quote posts from self-serve plans do not apply.
+    pub fn set_enterprise(&self, on: bool) {
+        self.state().enterprise = on;
+    }
+
+    /// Status polls a video or GIF upload needs before it is processed.
+    pub fn set_media_processing_polls(&self, polls: u32) {
+        self.state().media_polls = polls;
+    }
+
     /// Queues a fault for the next request to `endpoint`.
     pub fn push_fault(&self, endpoint: Endpoint, fault: Fault) {
         self.state().push_fault(endpoint, fault)

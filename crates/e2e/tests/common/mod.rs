@@ -90,6 +90,16 @@ impl Harness {
         }
     }
 
+    /// An instance initialized with a token pair granted only `scope`.
+    pub async fn ready_with_scope(&self, scope: &str) -> ConnectorInstance {
+        let pair = self.sim.issue_tokens_with_scope(CLIENT_ID, scope);
+        let mut inst = self.instance().await;
+        inst.init(&self.config(Some(&pair.access_token), Some(&pair.refresh_token)))
+            .await
+            .expect("init");
+        inst
+    }
+
     /// An instance initialized with a fresh token pair.
     pub async fn ready(&self) -> ConnectorInstance {
         let pair = self.sim.issue_tokens(CLIENT_ID);

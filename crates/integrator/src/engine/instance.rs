@@ -114,6 +114,8 @@ pub struct ConnectorInstance {
     pub(super) timeout_cap: Arc<RwLock<Duration>>,
     /// Shared with the outbound hooks: the current call's HTTP deadline.
     pub(super) call_deadline: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
+    /// What the current call may take (its pages, its upload).
+    pub(super) allowance: super::allowance::Allowance,
     pub(super) policy: Option<Vec<String>>,
     /// After a trap the instance is not used again.
     pub(super) poisoned: bool,
@@ -145,7 +147,8 @@ impl ConnectorInstance {
     /// and for the token store.
     fn call_budget(&self) -> Duration {
         let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
-        (t * 2 + Duration::from_secs(5)).min(self.max_timeout * 2)
+        let one = (t * 2 + Duration::from_secs(5)).min(self.max_timeout * 2);
+        one * self.allowance.requests + self.allowance.waits
     }
 
     fn before_call(&mut self) -> Result<(), CallError> {
@@ -157,8 +160,9 @@ impl ConnectorInstance {
         let budget = self.call_budget();
         arm_deadline(&mut self.store, budget);
         let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
+        let allowed = t * self.allowance.requests + self.allowance.waits;
         *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(tokio::time::Instant::now() + t + Self::CALL_MARGIN);
+            Some(tokio::time::Instant::now() + allowed + Self::CALL_MARGIN);
         Ok(())
     }
 
@@ -335,9 +339,12 @@ impl ConnectorInstance {
         if init {
             self.disarm();
         }
-        let mut meta = self
+        self.allowance = super::allowance::of(operation, parameters);
+        let meta = self
             .call(async |store, guest| guest.call_invoke(store, operation, parameters).await)
-            .await?;
+            .await;
+        self.allowance = super::allowance::Allowance::ONE;
+        let mut meta = meta?;
         if init {
             // `init` answers with the validated connection-info as JSON.
             match serde_json::from_str::<InitAnswer>(&meta.body) {

@@ -18,6 +18,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::{WasiHttp, WasiHttpCtx, WasiHttpView};
 
+pub mod allowance;
 pub mod code_cache;
 mod instance;
 
@@ -62,6 +63,9 @@ pub struct RuntimeOptions {
     /// The operator's X price table (`--prices`): results are repriced
     /// with it; `None`: the component's (the table shipped with it).
     pub prices: Option<Arc<x_pricing::PriceTable>>,
+    /// The one directory uploadMedia's `media_file` may name a file in
+    /// (`--media-dir`); `None`: flows give media as base64 only.
+    pub media_dir: Option<PathBuf>,
 }
 
 impl Default for RuntimeOptions {
@@ -75,6 +79,7 @@ impl Default for RuntimeOptions {
             max_body: DEFAULT_MAX_BODY,
             allowed_origins: None,
             prices: None,
+            media_dir: None,
         }
     }
 }
@@ -198,6 +203,11 @@ impl Runtime {
             http,
             options,
         })
+    }
+
+    /// The directory uploadMedia's `media_file` may read from.
+    pub fn media_dir(&self) -> Option<&Path> {
+        self.options.media_dir.as_deref()
     }
 
     pub fn engine(&self) -> &Engine {
@@ -344,6 +354,7 @@ impl Runtime {
             allow,
             timeout_cap,
             call_deadline,
+            allowance: allowance::Allowance::ONE,
             policy: self.options.allowed_origins.clone(),
             poisoned: false,
         })

@@ -255,7 +255,15 @@ fn problem_json(p: &crate::bindings::wso2::twitter::types::ApiProblem) -> Value 
         .collect();
     json!({"type": p.problem_type, "kind": p.kind, "title": p.title, "detail": p.detail,
            "status": p.status, "reason": p.reason, "requiredEnrollment": p.required_enrollment,
-           "registrationUrl": p.registration_url, "errors": items})
+           "registrationUrl": p.registration_url, "hint": p.hint, "errors": items})
+}
+
+/// A parameter the runtime itself takes (uploadMedia's `media_file`) is
+/// refused before the component is called.
+pub(super) fn invalid_input_fault(pos: &Pos, message: String) -> Fault {
+    let kind = FaultKind::InvalidInput;
+    let detail = format!("{kind}: {message}");
+    runtime_fault(kind, pos, message, detail, json!({}))
 }
 
 /// X's answer could not be read (the connector error of that name).

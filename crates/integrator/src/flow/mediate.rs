@@ -6,7 +6,8 @@ use super::exec::{Flow, Integrator};
 use super::expr::{self, Template};
 use super::fault::Fault;
 use super::fault::{
-    connection_fault, flow_fault, malformed_fault, operation_fault, rate_limits_json,
+    connection_fault, flow_fault, invalid_input_fault, malformed_fault, operation_fault,
+    rate_limits_json,
 };
 use super::message::{Message, MAX_SEQUENCE_DEPTH};
 use super::parse::{Condition, Mediator, OperationCall, Pos, PropertyScope, VarType};
@@ -50,6 +51,8 @@ impl Integrator {
                 values.push((k.clone(), expr::to_text(&v)));
             }
         }
+        let values = crate::media_file::resolve(self.runtime.media_dir(), values)
+            .map_err(|e| invalid_input_fault(pos, e.to_string()))?;
         let (name, mut slot) = match config_key {
             Some(key) => {
                 let entry = &self.project.local_entries[key];

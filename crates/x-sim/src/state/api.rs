@@ -10,6 +10,7 @@ use crate::Endpoint;
 
 pub(super) struct Post {
     pub(super) text: String,
+    pub(super) author_id: String,
 }
 
 fn unauthorized() -> Reply {
@@ -35,6 +36,34 @@ fn client_forbidden(client_id: &str) -> Reply {
     )
 }
 
+pub(super) fn forbidden(detail: &str) -> Reply {
+    Reply::problem(
+        403,
+        json!({"title": "Forbidden", "type": "about:blank", "status": 403, "detail": detail}),
+    )
+}
+
+pub(super) fn not_found(kind: &str, id: &str) -> Reply {
+    Reply::problem(
+        404,
+        json!({
+            "title": "Not Found Error",
+            "detail": format!("Could not find {kind} with id: [{id}]."),
+            "type": "https://api.x.com/2/problems/resource-not-found",
+            "resource_type": kind,
+            "resource_id": id,
+            "parameter": "id",
+            "value": id,
+            "status": 404
+        }),
+    )
+}
+
+/// X's words for a reply the 2026 rule refuses (as developers reported them).
+const REPLY_REFUSED: &str = "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged by the author of the post you are replying to.";
+/// The simulator's words for a quote post on a self-serve plan (X's are not published).
+const QUOTE_REFUSED: &str = "Quote posts are not available for your app's access level.";
+
 fn missing_scopes(missing: &[&str]) -> Reply {
     Reply::problem(
         403,
@@ -47,7 +76,7 @@ fn missing_scopes(missing: &[&str]) -> Reply {
     )
 }
 
-fn invalid_request(message: String, parameter: &str, value: &str) -> Reply {
+pub(super) fn invalid_request(message: String, parameter: &str, value: &str) -> Reply {
     Reply::problem(
         400,
         json!({
@@ -66,8 +95,16 @@ fn scopes_for(key: Endpoint) -> &'static [&'static str] {
         Endpoint::CreateTweet | Endpoint::DeleteTweet => {
             &["tweet.read", "tweet.write", "users.read"]
         }
+        Endpoint::Api(op) => crate::routes::by_operation(op).map_or(&[], |r| r.scopes),
         Endpoint::Token | Endpoint::Revoke | Endpoint::Authorize => &[],
     }
+}
+
+fn method_of(key: Endpoint) -> &'static str {
+    crate::routes::ROUTES
+        .iter()
+        .find(|r| Endpoint::Api(r.operation_id) == key)
+        .map_or("GET", |r| r.method)
 }
 
 impl State {
@@ -107,7 +144,31 @@ impl State {
         let mut reply = match key {
             Endpoint::CreateTweet => self.create_tweet(body),
             Endpoint::DeleteTweet => self.delete_tweet(path.trim_start_matches("/2/tweets/")),
-            _ => match fields::me(query, &self.account, self.posts.len()) {
+            Endpoint::Api(op) => {
+                let params = crate::routes::find(method_of(key), path)
+                    .map(|(_, p)| p)
+                    .unwrap_or_default();
+                let v: Value = if body.is_empty() {
+                    Value::Null
+                } else {
+                    match serde_json::from_slice(body) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            return invalid_request(
+                                format!("the body is not JSON: {e}"),
+                                "body",
+                                "",
+                            )
+                        }
+                    }
+                };
+                if op.contains("Media") || op == "mediaUpload" {
+                    self.media(op, &params, query, &v)
+                } else {
+                    self.social(op, &params, query, &v)
+                }
+            }
+            _ => match fields::me(query, &self.account, self.own_posts()) {
                 Ok(v) => Reply::json(200, v),
                 Err(r) => r,
             },
@@ -134,6 +195,9 @@ impl State {
         if let Err(r) = post_rules::check(obj) {
             return r;
         }
+        if let Some(r) = self.write_rules(obj) {
+            return r;
+        }
         let text = v["text"].as_str().unwrap_or("").to_string();
         if !text.is_empty() && self.posts.values().any(|p| p.text == text) {
             return Reply::problem(
@@ -143,11 +207,65 @@ impl State {
         }
         self.next_post += 1;
         let id = self.next_post.to_string();
-        self.posts.insert(id.clone(), Post { text: text.clone() });
+        self.posts.insert(
+            id.clone(),
+            Post {
+                text: text.clone(),
+                author_id: self.account.id.clone(),
+            },
+        );
         Reply::json(
             201,
             json!({"data":{"id": id, "text": text, "edit_history_post_ids":[id]}}),
         )
+    }
+
+    fn own_posts(&self) -> usize {
+        self.posts
+            .values()
+            .filter(|p| p.author_id == self.account.id)
+            .count()
+    }
+
+    /// X's rules on writes beyond the body's shape: media must be uploaded
+    /// and processed; a reply only where the author of the post replied to
+    /// mentioned the account (or it is the account's own post); no quote
+    /// posts on self-serve plans. An Enterprise app is spared the last two.
+    fn write_rules(&self, obj: &serde_json::Map<String, Value>) -> Option<Reply> {
+        for id in obj
+            .get("media")
+            .and_then(|m| m["media_ids"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !self.uploads.get(id).is_some_and(|u| u.ready()) {
+                return Some(invalid_request(
+                    format!("Your media IDs are invalid: [{id}] is not an uploaded, processed media id."),
+                    "media.media_ids",
+                    id,
+                ));
+            }
+        }
+        if self.enterprise {
+            return None;
+        }
+        if let Some(to) = obj
+            .get("reply")
+            .and_then(|r| r["in_reply_to_tweet_id"].as_str())
+        {
+            let mention = format!("@{}", self.account.username.to_lowercase());
+            let allowed = self.posts.get(to).is_some_and(|p| {
+                p.author_id == self.account.id || p.text.to_lowercase().contains(&mention)
+            });
+            if !allowed {
+                return Some(forbidden(REPLY_REFUSED));
+            }
+        }
+        if obj.contains_key("quote_tweet_id") {
+            return Some(forbidden(QUOTE_REFUSED));
+        }
+        None
     }
 
     fn delete_tweet(&mut self, id: &str) -> Reply {

@@ -95,14 +95,28 @@ impl Credits {
             Endpoint::DeleteTweet => vec![(BillingUnit::InteractionDelete, None)],
             Endpoint::GetMe => {
                 let mut items = vec![(BillingUnit::UserRead, id_of(&answer["data"]))];
-                for t in answer["includes"]["tweets"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
-                    items.push((BillingUnit::PostsRead, id_of(t)));
-                }
+                items.extend(included_posts(answer));
                 items
+            }
+            // An upload is charged once, when its media exists.
+            Endpoint::Api(
+                "initializeMediaUpload" | "appendMediaUpload" | "getMediaUploadStatus",
+            ) => vec![],
+            Endpoint::Api(op) => {
+                let Some(route) = crate::routes::by_operation(op) else {
+                    return;
+                };
+                if route.unit.per() == Per::Request {
+                    vec![(route.unit, None)]
+                } else {
+                    let mut items: Vec<(BillingUnit, Option<String>)> = match &answer["data"] {
+                        Value::Array(all) => all.iter().map(|d| (route.unit, id_of(d))).collect(),
+                        Value::Null => vec![],
+                        one => vec![(route.unit, id_of(one))],
+                    };
+                    items.extend(included_posts(answer));
+                    items
+                }
             }
             Endpoint::Token | Endpoint::Revoke | Endpoint::Authorize => vec![],
         };
@@ -122,6 +136,16 @@ impl Credits {
             e.1 += price;
         }
     }
+}
+
+/// The posts an answer expanded (`includes.tweets`, or the spec's `posts`),
+/// each charged as a post read.
+fn included_posts(answer: &Value) -> Vec<(BillingUnit, Option<String>)> {
+    ["tweets", "posts"]
+        .iter()
+        .flat_map(|k| answer["includes"][k].as_array().into_iter().flatten())
+        .map(|t| (BillingUnit::PostsRead, id_of(t)))
+        .collect()
 }
 
 fn id_of(v: &Value) -> Option<String> {

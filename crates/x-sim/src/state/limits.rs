@@ -123,6 +123,7 @@ impl State {
         self.credits = None;
         match tier {
             Tier::Pro | Tier::Payg => {
+                self.route_windows(tier);
                 for (key, limit) in endpoints.into_iter().zip([100, 50, 75]) {
                     self.set_budget(key, Budgeted::Window, limit, MIN15);
                 }
@@ -132,17 +133,20 @@ impl State {
                 }
             }
             Tier::Basic => {
+                self.route_windows(tier);
                 self.set_budget(endpoint::CREATE_TWEET, Budgeted::UserDay, 100, DAY);
                 self.set_budget(endpoint::CREATE_TWEET, Budgeted::AppDay, 1_667, DAY);
                 self.set_budget(endpoint::DELETE_TWEET, Budgeted::Window, 5, MIN15);
                 self.set_budget(endpoint::GET_ME, Budgeted::UserDay, 250, DAY);
             }
             Tier::Unlimited => {
+                self.route_windows(tier);
                 for key in endpoints {
                     self.set_budget(key, Budgeted::Window, 1_000_000, MIN15);
                 }
             }
             Tier::Free => {
+                self.route_windows(tier);
                 for (key, (window, day)) in
                     endpoints.into_iter().zip([(50, 17), (50, 17), (75, 25)])
                 {
@@ -156,6 +160,24 @@ impl State {
 
     /// Pay-per-use billing with this balance (micro-dollars; 0 or less:
     /// every billed request gets the 402).
+    /// The 15-minute window of every other endpoint (X's documented
+    /// per-user limits; effectively none on the unlimited tier).
+    fn route_windows(&mut self, tier: Tier) {
+        for route in crate::routes::ROUTES {
+            let limit = if tier == Tier::Unlimited {
+                1_000_000
+            } else {
+                route.window
+            };
+            self.set_budget(
+                Endpoint::Api(route.operation_id),
+                Budgeted::Window,
+                limit,
+                MIN15,
+            );
+        }
+    }
+
     pub fn set_credits(&mut self, balance_micros: i64) {
         match self.credits.as_mut() {
             Some(c) => c.balance_micros = balance_micros,

@@ -14,13 +14,16 @@ mod authorize;
 mod billing;
 mod fields;
 mod limits;
+mod media;
 mod oauth;
 mod post_rules;
+mod social;
 
 pub use authorize::Consent;
 pub use billing::{post_unit, Charges};
 pub use limits::{Budgeted, Tier, DEFAULT_CREDITS_MICROS};
 pub use post_rules::weighted_length;
+pub use social::SEEDED_FOLLOWERS;
 
 use api::Post;
 use limits::Budget;
@@ -124,6 +127,16 @@ pub struct Stats {
     pub max_in_flight: HashMap<Endpoint, u64>,
     /// What pay-per-use billing charged (with credits set).
     pub charges: Charges,
+    /// Media bytes received (one-request uploads and appended chunks).
+    pub media_bytes: u64,
+    /// `append` requests accepted.
+    pub media_appends: u64,
+    /// `GET /2/media/upload` status requests.
+    pub media_status_polls: u64,
+    /// Requests that broke the spec's contract for their operation (with
+    /// the `contract` feature): unknown parameters, values outside the
+    /// schema, bodies the schema refuses.
+    pub request_violations: Vec<String>,
 }
 
 impl Stats {
@@ -191,6 +204,12 @@ pub struct State {
     codes: HashMap<String, Code>,
     posts: HashMap<String, Post>,
     next_post: u64,
+    social: social::Social,
+    uploads: HashMap<String, media::Upload>,
+    /// Status polls a video or GIF needs before its processing succeeds.
+    pub media_polls: u32,
+    /// An Enterprise app: X's reply rule and quote removal do not apply.
+    pub enterprise: bool,
     budgets: HashMap<(Endpoint, Budgeted), Budget>,
     /// Pay-per-use credits (`Tier::Payg`, or set): `None` bills nothing.
     credits: Option<billing::Credits>,
@@ -230,6 +249,10 @@ impl State {
             codes: HashMap::new(),
             posts: HashMap::new(),
             next_post: 1_861_000_000_000_000_100,
+            social: social::Social::seeded(&Account::default()),
+            uploads: HashMap::new(),
+            media_polls: 2,
+            enterprise: false,
             budgets: HashMap::new(),
             credits: None,
             tier_forbidden: Default::default(),
@@ -240,6 +263,10 @@ impl State {
             contract_checks: true,
             stats: Stats::default(),
         };
+        let first_other = state.social.users[1].id.clone();
+        state
+            .posts
+            .extend(social::seeded_posts(&state.account, &first_other));
         state.set_tier(Tier::Unlimited);
         state
     }
@@ -361,6 +388,9 @@ impl State {
         // Faults are broken on purpose; normal answers must keep the contract.
         #[cfg(feature = "contract")]
         if self.contract_checks {
+            if let Some(v) = crate::contract::check_request(method, path, query, body) {
+                self.stats.request_violations.push(v);
+            }
             if let Some(v) = crate::contract::check(key, reply.status, &reply.body) {
                 self.stats.contract_violations.push(v);
             }
@@ -380,7 +410,7 @@ impl State {
             Endpoint::Token => self.token(headers, body),
             Endpoint::Revoke => self.revoke(headers, body),
             Endpoint::Authorize => self.authorize_page(query),
-            Endpoint::CreateTweet | Endpoint::DeleteTweet | Endpoint::GetMe => {
+            Endpoint::CreateTweet | Endpoint::DeleteTweet | Endpoint::GetMe | Endpoint::Api(_) => {
                 self.api(key, path, query, headers, body)
             }
         }

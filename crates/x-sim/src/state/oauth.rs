@@ -37,7 +37,9 @@ pub(super) struct Code {
     expires_at: SystemTime,
 }
 
-const DEFAULT_SCOPE: &str = "tweet.read tweet.write users.read offline.access";
+/// What a token is granted unless a test asks for less: every scope the
+/// connector's operations use.
+const DEFAULT_SCOPE: &str = "tweet.read tweet.write users.read offline.access like.read like.write follows.read follows.write block.read block.write mute.read mute.write list.read list.write dm.read dm.write media.write";
 
 fn token() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), 40)

@@ -118,6 +118,7 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
     let seen = redactor.clone();
     let options = RuntimeOptions {
         prices,
+        media_dir: common.media_dir.clone(),
         allowed_origins: (!common.allow_hosts.is_empty()).then(|| common.allow_hosts.clone()),
         token_store,
         on_token: Some(Arc::new(move |t: &str| seen.add(t))),

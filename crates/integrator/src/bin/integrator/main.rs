@@ -293,6 +293,11 @@ struct Common {
     /// and checked at start-up. Default: the shipped table.
     #[arg(long, value_name = "FILE", env = "INTEGRATOR_PRICES")]
     prices: Option<PathBuf>,
+    /// The one directory uploadMedia's `media_file` may read a file from
+    /// (a name relative to it; links out of it are refused). Default:
+    /// none, media come as base64 only.
+    #[arg(long, value_name = "DIR", env = "INTEGRATOR_MEDIA_DIR")]
+    media_dir: Option<PathBuf>,
     /// Only let connections reach these hosts (`api.x.com`, `127.0.0.1:8080`) or
     /// origins (`https://api.x.com`); others are denied and logged. Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]

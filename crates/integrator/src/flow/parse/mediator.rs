@@ -35,7 +35,7 @@ pub(super) fn operation_params(
             "responseVariable" => response_variable = Some(text_of(c)),
             "overwriteBody" => overwrite_body = bool_attr(cx, c, &text_of(c))?,
             _ => {
-                if !op.parameters.iter().any(|p| p.name == name) {
+                if !op.parameters.iter().any(|p| p.answers_to(name)) {
                     let names: Vec<&str> = op.parameters.iter().map(|p| p.name.as_str()).collect();
                     return Err(cx.err(
                         c,
@@ -58,7 +58,7 @@ pub(super) fn operation_params(
             response_variable = Some(a.value().to_string());
         } else if a.name() == "overwriteBody" {
             overwrite_body = bool_attr(cx, n, a.value())?;
-        } else if op.parameters.iter().any(|p| p.name == a.name()) {
+        } else if op.parameters.iter().any(|p| p.answers_to(a.name())) {
             params.push((a.name().to_string(), cx.template(n, a.value())?));
         } else {
             return Err(cx.err(
@@ -68,7 +68,7 @@ pub(super) fn operation_params(
         }
     }
     for p in op.parameters.iter().filter(|p| p.required) {
-        if !params.iter().any(|(name, _)| name == &p.name) {
+        if !params.iter().any(|(name, _)| p.answers_to(name)) {
             return Err(cx.err(
                 n,
                 format!(

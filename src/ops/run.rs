@@ -1,0 +1,225 @@
+//! Running a catalog operation: one request, or the pages of a list read,
+//! or the requests of a media upload; each priced by its row's unit.
+
+use serde_json::Value;
+
+use super::media::{self, Processing, Upload};
+use super::pages::{Pages, Stop};
+use super::request::Call;
+use super::{Area, OperationSpec, Shape};
+use crate::connector::Connector;
+use crate::cost::{self, CallCost};
+use crate::error::{ApiClass, ConnectorError, Problem};
+use crate::http::{HttpClient, Response};
+use crate::response::{self, ResponseMeta};
+use crate::token::{Clock, TokenStore};
+
+/// Longest a media upload waits for X to finish processing it.
+pub const MAX_PROCESSING_SECS: u64 = 600;
+
+/// The ids of an answer's `data` (one object or a list).
+fn data_ids(v: &Value) -> Vec<String> {
+    let id = |d: &Value| d.get("id").and_then(Value::as_str).map(str::to_string);
+    match v.get("data") {
+        Some(Value::Array(items)) => items.iter().filter_map(id).collect(),
+        Some(d) => id(d).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// What the answer of a catalog operation costs: its row's unit per
+/// request for writes, per resource returned for reads (and the posts
+/// expanded beside them).
+pub fn cost_of(spec: &OperationSpec, answer: &Value) -> CallCost {
+    let t = cost::prices();
+    if spec.shape == Shape::Write {
+        return CallCost::write(t, spec.unit);
+    }
+    let posts = cost::included_posts_of(answer.get("includes"));
+    CallCost::read(t, spec.unit, data_ids(answer), posts)
+}
+
+/// The sentence a 403 gets: which scopes the operation needs, so the user
+/// knows what to ask for at login. X's own words stay the message.
+pub fn explain_forbidden(
+    spec_name: &str,
+    scopes: &[&str],
+    mut e: ConnectorError,
+) -> ConnectorError {
+    if let ConnectorError::Api {
+        class: ApiClass::Forbidden,
+        problem,
+        ..
+    } = &mut e
+    {
+        let tier = problem.reason.is_some() || problem.required_enrollment.is_some();
+        if problem.hint.is_none() && !tier && problem.kind != "duplicate-content" {
+            problem.hint = Some(format!(
+                "{spec_name} needs the OAuth 2.0 scopes {}: if the token was granted fewer, log in again asking for them (integrator login --scopes '...')",
+                scopes.join(" ")
+            ));
+        }
+    }
+    e
+}
+
+/// The upload's numeric id (it goes into paths and queries).
+fn media_id(answer: &Value) -> Result<String, ConnectorError> {
+    answer
+        .pointer("/data/id")
+        .and_then(Value::as_str)
+        .filter(|id| crate::validate::id("data.id", id).is_ok())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ConnectorError::MalformedResponse("the upload's answer has no numeric `data.id`".into())
+        })
+}
+
+fn read_answer(resp: &Response) -> Result<(Value, ResponseMeta), ConnectorError> {
+    let v = response::json_object(resp)?;
+    let status = resp.status().as_u16();
+    if let Some(e) = response::partial_failure(status, &v) {
+        return Err(e);
+    }
+    let mut meta = response::meta(resp);
+    meta.errors = response::items(&v);
+    Ok((v, meta))
+}
+
+impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
+    /// Runs a call [`super::request::build`] made.
+    pub fn run(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
+        let spec = call.spec;
+        let result = match (spec.area, spec.shape) {
+            (Area::Media, _) => self.upload(call),
+            (_, Shape::Many { paginated: true }) => self.read_pages(call),
+            _ => self.once(call),
+        };
+        result.map_err(|e| explain_forbidden(spec.name, spec.scopes, e))
+    }
+
+    fn once(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
+        let resp = self.call(call.spec.method.http(), &call.path, call.body.as_deref())?;
+        let (v, mut meta) = read_answer(&resp)?;
+        meta.cost = cost_of(call.spec, &v);
+        Ok(meta)
+    }
+
+    /// Follows `next_token` up to `maxPages` pages; a 429 after the first
+    /// page ends it with what was read, the token to go on from and when.
+    fn read_pages(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
+        let mut pages = Pages::default();
+        let mut token: Option<String> = None;
+        let mut last: Option<ResponseMeta> = None;
+        let stop = loop {
+            match self.call(http::Method::GET, &call.page(token.as_deref()), None) {
+                Ok(resp) => {
+                    let (v, meta) = read_answer(&resp)?;
+                    last = Some(meta);
+                    token = pages.add(v);
+                    if token.is_none() {
+                        break None;
+                    }
+                    if pages.pages() >= call.max_pages {
+                        break Some(Stop::MaxPages);
+                    }
+                }
+                Err(ConnectorError::Api {
+                    class: ApiClass::RateLimited,
+                    limits,
+                    ..
+                }) if last.is_some() => {
+                    if let Some(m) = last.as_mut() {
+                        m.rate_limits = limits.clone();
+                    }
+                    break Some(Stop::RateLimited {
+                        retry_after_s: limits.retry_after_s,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        // The loop ends only after a page was read (or returns the error).
+        let Some(mut meta) = last else {
+            return Err(ConnectorError::MalformedResponse("no page was read".into()));
+        };
+        let merged = pages.finish(stop);
+        meta.errors = response::items(&merged);
+        meta.cost = cost_of(call.spec, &merged);
+        meta.body = merged.to_string();
+        Ok(meta)
+    }
+
+    /// X's v2 media upload; returns the last answer, whose `data.id` is the
+    /// `media_id` createTweet takes.
+    fn upload(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
+        let up = Upload::plan(&call.local)?;
+        let post = http::Method::POST;
+        let (mut v, mut meta) = if up.is_simple() {
+            let resp = self.call(post, "/2/media/upload", Some(&up.simple_body()))?;
+            read_answer(&resp)?
+        } else {
+            let resp = self.call(
+                post.clone(),
+                "/2/media/upload/initialize",
+                Some(&up.initialize_body()),
+            )?;
+            let (init, _) = read_answer(&resp)?;
+            let id = media_id(&init)?;
+            for body in up.append_bodies() {
+                self.call(
+                    post.clone(),
+                    &format!("/2/media/upload/{id}/append"),
+                    Some(&body),
+                )?;
+            }
+            let resp = self.call(post, &format!("/2/media/upload/{id}/finalize"), None)?;
+            read_answer(&resp)?
+        };
+        let mut waited = 0;
+        loop {
+            match media::processing(&v) {
+                Processing::Done => break,
+                Processing::Failed(why) => {
+                    return Err(ConnectorError::api(
+                        ApiClass::Other,
+                        Problem {
+                            status: meta.status,
+                            kind: "media-processing-failed".into(),
+                            detail: Some(why),
+                            ..Problem::default()
+                        },
+                    ))
+                }
+                Processing::Wait(secs) => {
+                    if waited + secs > MAX_PROCESSING_SECS {
+                        return Err(ConnectorError::api(
+                            ApiClass::Other,
+                            Problem {
+                                status: meta.status,
+                                kind: "media-processing-timeout".into(),
+                                detail: Some(format!(
+                                    "X was still processing the media after {waited} s; ask GET /2/media/upload?media_id=... later"
+                                )),
+                                ..Problem::default()
+                            },
+                        ));
+                    }
+                    waited += secs;
+                    self.token_source()
+                        .clock()
+                        .sleep(std::time::Duration::from_secs(secs));
+                    let id = media_id(&v)?;
+                    let resp = self.call(
+                        http::Method::GET,
+                        &format!("/2/media/upload?media_id={id}&command=STATUS"),
+                        None,
+                    )?;
+                    (v, meta) = read_answer(&resp)?;
+                }
+            }
+        }
+        meta.cost = cost_of(call.spec, &v);
+        Ok(meta)
+    }
+}

@@ -380,7 +380,8 @@ pub const OPERATIONS: &[OperationSpec] = &[
         U::DmEventRead, DM_READ, LIST, "The user's direct message events"),
     // ----------------------------------------------------------- media
     op("uploadMedia", Area::Media, Method::Post, "/2/media/upload", "mediaUpload",
-        &[p("media", At::Local, Kind::Base64, true),
+        // `media` or the runtime's `media_file`: required by Upload::plan.
+        &[p("media", At::Local, Kind::Base64, false),
           p("media_category", At::Local, Kind::OneOf(super::media::CATEGORIES), false),
           p("media_type", At::Local, Kind::OneOf(super::media::TYPES), false),
           p("additional_owners", At::Local, Kind::Ids, false),

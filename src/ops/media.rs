@@ -126,7 +126,10 @@ impl Upload {
                 )
             })?;
         if bytes.is_empty() {
-            return Err(ConnectorError::invalid("media", "holds no bytes"));
+            return Err(ConnectorError::invalid(
+                "media",
+                "is required: the media as base64 (or media_file, a file the integrator runtime reads from its media directory)",
+            ));
         }
         let media_type = match local(values, "media_type") {
             Some(t) => t.to_string(),

@@ -18,6 +18,10 @@ async fn every_body_sent_matches_the_openapi_schema() {
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
 
     let h = Harness::new().await;
+    // Bodies of every shape, not X's rules on writes: an Enterprise app,
+    // media ids as if uploaded.
+    h.sim.set_enterprise(true);
+    h.sim.add_media(&["1", "2"]);
     let mut c = h.ready().await;
     let bodies: Vec<Vec<(String, String)>> = vec![
         kv(&[("text", "plain")]),

@@ -163,3 +163,75 @@ fn descriptor_parameters_match_the_component() {
     assert!(like.parameters[0].answers_to("user_id"));
     assert!(like.parameters[0].answers_to("id"));
 }
+
+/// The operations page's table, from the catalog.
+fn render_table() -> String {
+    let mut out = String::from(
+        "| operation | endpoint | scopes | billed as | parameters |\n|---|---|---|---|---|\n",
+    );
+    for op in ops::catalog::OPERATIONS {
+        let params: Vec<String> = op
+            .params
+            .iter()
+            .map(|p| {
+                let alias = p
+                    .alias
+                    .map(|a| format!(" (WSO2: `{a}`)"))
+                    .unwrap_or_default();
+                let required = if p.required { ", required" } else { "" };
+                let wire = if p.at == At::Query && p.wire != p.name {
+                    format!(", sent as `{}`", p.wire)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "`{}`{alias}: {}{wire}{required}",
+                    p.name,
+                    ops::doc::rule(p).replace('|', "\\|")
+                )
+            })
+            .collect();
+        let extra = if op.name == "uploadMedia" {
+            "; `media_file`: a file in the operator's media directory, read by the runtime"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "| `{}` | `{} {}` | {} | {} | {}{extra} |\n",
+            op.name,
+            op.method.as_str(),
+            op.path,
+            op.scopes
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            op.unit.label(),
+            params.join("; ")
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_operations_page_lists_the_catalog() {
+    const START: &str = "<!-- operations table: generated, do not edit -->\n";
+    const END: &str = "<!-- end of operations table -->";
+    let path = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/operations.md"
+    ));
+    let page = std::fs::read_to_string(&path).unwrap();
+    let (head, rest) = page.split_once(START).expect("the table's start mark");
+    let end = rest.find(END).expect("the table's end mark");
+    let table = render_table();
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(&path, format!("{head}{START}{table}{}", &rest[end..])).unwrap();
+        return;
+    }
+    assert_eq!(
+        &rest[..end],
+        table,
+        "docs/operations.md is not the catalog's: run BLESS=1 cargo test -p e2e --test descriptor"
+    );
+}

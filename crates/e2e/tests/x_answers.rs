@@ -280,6 +280,7 @@ async fn raw(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulator_refuses_what_x_refuses_and_the_connector_refuses_it_first() {
     let h = Harness::new().await;
+    h.sim.add_media(&["1234"]);
     let mut c = h.ready().await;
     // A media-only post: the connector sends text "", as the spec wants.
     let mut media_only = text_tweet("");

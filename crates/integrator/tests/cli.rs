@@ -467,7 +467,7 @@ fn a_descriptor_that_does_not_match_the_component_is_refused() {
     let dir = tempdir();
     let xml = std::fs::read_to_string(root().join("connector.xml")).unwrap().replace(
         "<operation name=\"deleteTweet\" export=\"delete-tweet\"",
-        "<operation name=\"likeTweet\" export=\"like-tweet\"><parameter name=\"id\" required=\"true\"/></operation>\n<operation name=\"deleteTweet\" export=\"delete-tweet\"",
+        "<operation name=\"bookmarkTweet\" export=\"bookmark-tweet\"><parameter name=\"id\" required=\"true\"/></operation>\n<operation name=\"deleteTweet\" export=\"delete-tweet\"",
     )
     .replace("wasm=\"dist/twitter-connector.wasm\"", &format!("wasm=\"{}\"", root().join("dist/twitter-connector.wasm").display()));
     let descriptor = dir.join("connector.xml");
@@ -483,7 +483,10 @@ fn a_descriptor_that_does_not_match_the_component_is_refused() {
     );
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("likeTweet (export `like-tweet`)"), "{err}");
+    assert!(
+        err.contains("bookmarkTweet (export `bookmark-tweet`)"),
+        "{err}"
+    );
     let o = run(&["check", "examples/main.xml", "examples/api.xml"], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
 }

@@ -246,6 +246,12 @@ impl Simulator {
         self.state().enterprise = on;
     }
 
+    /// Media ids usable in posts as if uploaded and processed (tests that
+    /// post media without uploading it).
+    pub fn add_media(&self, ids: &[&str]) {
+        self.state().add_media(ids)
+    }
+
     /// Status polls a video or GIF upload needs before it is processed.
     pub fn set_media_processing_polls(&self, polls: u32) {
         self.state().media_polls = polls;

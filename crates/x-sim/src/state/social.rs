@@ -174,13 +174,15 @@ fn page(
         None => default,
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (lo..=hi).contains(&n) => n,
-            _ => return Err(invalid_request(
-                format!(
+            _ => {
+                return Err(invalid_request(
+                    format!(
                     "The `max_results` query parameter value [{v}] is not between {lo} and {hi}"
                 ),
-                "max_results",
-                v,
-            )),
+                    "max_results",
+                    v,
+                ))
+            }
         },
     };
     let mut offset = 0;

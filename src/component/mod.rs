@@ -15,6 +15,7 @@ use crate::token::{Clock, SystemClock, TokenSource};
 use crate::tweet;
 use crate::wso2::{self, Operation};
 
+mod areas;
 mod convert;
 mod host_store;
 mod wasi_http;
@@ -213,6 +214,7 @@ fn get_me(r: &GetMeRequest) -> Result<conn::GetMeResult, ConnectorError> {
 
 impl wit::Guest for Component {
     type Error = Failure;
+    type Answer = areas::Reply;
 
     fn init(config: wit::ConnectionConfig) -> Result<wit::ConnectionInfo, wit::Error> {
         init(params_of(config)).map_err(failed)

@@ -125,6 +125,14 @@ impl Upload {
                     format!("must be base64 (RFC 4648, with padding): {e}"),
                 )
             })?;
+        Upload::of_bytes(bytes, values)
+    }
+
+    /// The upload of `bytes`, with the other options of `values`.
+    pub fn of_bytes(
+        bytes: Vec<u8>,
+        values: &[(&'static str, String)],
+    ) -> Result<Upload, ConnectorError> {
         if bytes.is_empty() {
             return Err(ConnectorError::invalid(
                 "media",

@@ -150,10 +150,24 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         Ok(meta)
     }
 
+    /// X's v2 media upload of checked bytes (the typed entry's way in).
+    pub fn upload_media(&mut self, up: &Upload) -> Result<ResponseMeta, ConnectorError> {
+        let spec = super::find("uploadMedia").ok_or(ConnectorError::NotInitialized)?;
+        self.upload_planned(spec, up)
+            .map_err(|e| explain_forbidden(spec.name, spec.scopes, e))
+    }
+
+    fn upload(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
+        self.upload_planned(call.spec, &Upload::plan(&call.local)?)
+    }
+
     /// X's v2 media upload; returns the last answer, whose `data.id` is the
     /// `media_id` createTweet takes.
-    fn upload(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
-        let up = Upload::plan(&call.local)?;
+    fn upload_planned(
+        &mut self,
+        spec: &'static OperationSpec,
+        up: &Upload,
+    ) -> Result<ResponseMeta, ConnectorError> {
         let post = http::Method::POST;
         let (mut v, mut meta) = if up.is_simple() {
             let resp = self.call(post, "/2/media/upload", Some(&up.simple_body()))?;
@@ -219,7 +233,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
                 }
             }
         }
-        meta.cost = cost_of(call.spec, &v);
+        meta.cost = cost_of(spec, &v);
         Ok(meta)
     }
 }

@@ -119,7 +119,12 @@ async fn the_component_exports_and_imports_what_the_contract_says() {
     let component = wasmtime::component::Component::from_file(engine, component_path()).unwrap();
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    assert_eq!(exports, vec!["wso2:twitter/connector@0.1.0"]);
+    let areas = ["tweets", "users", "lists", "direct-messages", "media"];
+    let expected: Vec<String> = std::iter::once("connector")
+        .chain(areas)
+        .map(|i| format!("wso2:twitter/{i}@0.1.0"))
+        .collect();
+    assert_eq!(exports, expected);
     let (_, connector) = ty.exports(engine).next().unwrap();
     let funcs: Vec<String> = match connector.ty {
         wasmtime::component::types::ComponentItem::ComponentInstance(i) => {

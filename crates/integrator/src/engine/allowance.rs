@@ -37,13 +37,7 @@ pub fn of(operation: &str, parameters: &[(String, String)]) -> Allowance {
             .map(|(_, v)| v.trim())
     };
     if operation == "uploadMedia" {
-        let bytes = get("media").map_or(0, |b| b.len() / 4 * 3);
-        let chunks = bytes.div_ceil(MEDIA_CHUNK_BYTES) as u32;
-        return Allowance {
-            // initialize, the chunks, finalize, and a status check a second.
-            requests: 2 + chunks + MAX_PROCESSING_SECS as u32,
-            waits: Duration::from_secs(MAX_PROCESSING_SECS),
-        };
+        return of_upload(get("media").map_or(0, |b| b.len() / 4 * 3));
     }
     match get("maxPages").and_then(|n| n.parse::<u32>().ok()) {
         Some(pages) => Allowance {
@@ -51,6 +45,16 @@ pub fn of(operation: &str, parameters: &[(String, String)]) -> Allowance {
             waits: Duration::ZERO,
         },
         None => Allowance::ONE,
+    }
+}
+
+/// What an upload of `bytes` may take: initialize, the chunks, finalize,
+/// and a status check a second while X processes it.
+pub fn of_upload(bytes: usize) -> Allowance {
+    let chunks = bytes.div_ceil(MEDIA_CHUNK_BYTES) as u32;
+    Allowance {
+        requests: 2 + chunks + MAX_PROCESSING_SECS as u32,
+        waits: Duration::from_secs(MAX_PROCESSING_SECS),
     }
 }
 

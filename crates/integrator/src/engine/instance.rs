@@ -74,6 +74,17 @@ struct InitAnswer {
     timeout_ms: u32,
 }
 
+/// What an area call answered (the WIT `answer` resource, read once).
+#[derive(Debug, Clone)]
+pub struct AreaAnswer {
+    /// X's `data`, JSON.
+    pub data: String,
+    pub includes: Option<String>,
+    pub next_token: Option<String>,
+    pub result_count: u32,
+    pub meta: ResponseMeta,
+}
+
 /// A connector error, as read from the component's `error` resource: its
 /// texts are the component's own (one vocabulary, rendered once).
 #[derive(Debug, Clone)]
@@ -197,6 +208,45 @@ impl ConnectorInstance {
         self.before_call()?;
         let r = f(&mut self.store, self.bindings.wso2_twitter_connector()).await;
         self.after(r).await
+    }
+
+    /// A call of one of the typed area interfaces (`tweets`, `users`,
+    /// `lists`, `direct-messages`, `media`): `f` gets the store and the
+    /// world's bindings; its `answer` is read and dropped here.
+    /// `allowance` is what the call may take (a media upload:
+    /// [`super::allowance::of_upload`]).
+    pub async fn call_area(
+        &mut self,
+        allowance: super::allowance::Allowance,
+        f: impl AsyncFnOnce(
+            &mut Store<HostState>,
+            &TwitterConnector,
+        ) -> wasmtime::Result<Result<ResourceAny, ResourceAny>>,
+    ) -> Result<AreaAnswer, CallError> {
+        self.allowance = allowance;
+        let r = match self.before_call() {
+            Ok(()) => Ok(f(&mut self.store, &self.bindings).await),
+            Err(e) => Err(e),
+        };
+        self.allowance = super::allowance::Allowance::ONE;
+        let handle = self.after(r?).await?;
+        self.read_answer(handle).await.map_err(|e| {
+            self.poisoned = true;
+            CallError::Trap(format!("reading the connector's answer failed: {e}"))
+        })
+    }
+
+    async fn read_answer(&mut self, handle: ResourceAny) -> wasmtime::Result<AreaAnswer> {
+        let a = self.bindings.wso2_twitter_connector().answer();
+        let answer = AreaAnswer {
+            data: a.call_data(&mut self.store, handle).await?,
+            includes: a.call_includes(&mut self.store, handle).await?,
+            next_token: a.call_next_token(&mut self.store, handle).await?,
+            result_count: a.call_result_count(&mut self.store, handle).await?,
+            meta: a.call_meta(&mut self.store, handle).await?,
+        };
+        handle.resource_drop_async(&mut self.store).await?;
+        Ok(answer)
     }
 
     /// Reads a failed call's `error` resource, then drops it.

@@ -28,7 +28,9 @@ use crate::egress::{Allowlist, HttpClient, Outbound, DEFAULT_MAX_BODY};
 use crate::imports::{HostState, MemoryLimits};
 use code_cache::CodeCache;
 use instance::arm_deadline;
-pub use instance::{short_cause, trap_cause, CallError, ConnectorFailure, ConnectorInstance};
+pub use instance::{
+    short_cause, trap_cause, AreaAnswer, CallError, ConnectorFailure, ConnectorInstance,
+};
 
 /// Guest linear memory cap: room for the largest answer the runtime
 /// accepts (`DEFAULT_MAX_BODY`) read a few times over, not for a parse of

@@ -204,10 +204,10 @@ fn page(
     let data: Vec<Value> = items[offset..end].to_vec();
     let mut meta = json!({"result_count": data.len()});
     if end < items.len() {
-        meta["next_token"] = json!(format!("pg{end}"));
+        meta["next_token"] = json!(format!("pg{end:014}"));
     }
     if offset > 0 {
-        meta["previous_token"] = json!(format!("pg{}", offset.saturating_sub(max)));
+        meta["previous_token"] = json!(format!("pg{:014}", offset.saturating_sub(max)));
     }
     let mut out = json!({"meta": meta});
     if !data.is_empty() {

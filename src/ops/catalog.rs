@@ -201,7 +201,7 @@ const SEARCH: &[Param] = &[
     END,
     SINCE,
     UNTIL,
-    list("sort_order", "sort_order", SORT_ORDER),
+    p("sort_order", At::Query, Kind::OneOf(SORT_ORDER), false),
     T_EXP,
     TWEET_F,
     USER_F,

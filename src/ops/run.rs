@@ -55,7 +55,7 @@ pub fn explain_forbidden(
         let tier = problem.reason.is_some() || problem.required_enrollment.is_some();
         if problem.hint.is_none() && !tier && problem.kind != "duplicate-content" {
             problem.hint = Some(format!(
-                "{spec_name} needs the OAuth 2.0 scopes {}: if the token was granted fewer, log in again asking for them (integrator login --scopes '...')",
+                "{spec_name} needs the OAuth 2.0 scopes {}: if the token was granted fewer, authorize again asking for them",
                 scopes.join(" ")
             ));
         }

@@ -687,7 +687,7 @@ async fn a_missing_scope_says_which_to_ask_for() {
     );
     assert_eq!(kind_name(&e.error), "forbidden");
     assert!(
-        e.detail.contains("like.write") && e.detail.contains("integrator login --scopes"),
+        e.detail.contains("like.write") && e.detail.contains("authorize again"),
         "{}",
         e.detail
     );

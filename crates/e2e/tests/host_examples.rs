@@ -159,7 +159,12 @@ fn the_spin_manifest_reads_as_spin_reads_it_and_composes() {
         .any(|e| e.starts_with("wasi:http/incoming-handler@0.2.")));
     let wanted: Vec<&String> = gateway_imports
         .iter()
-        .filter(|i| !i.starts_with("wasi:") && !i.starts_with("wso2:twitter/types@"))
+        // Types-only interfaces (`types`, `reads`) carry no functions to grant.
+        .filter(|i| {
+            !i.starts_with("wasi:")
+                && !i.starts_with("wso2:twitter/types@")
+                && !i.starts_with("wso2:twitter/reads@")
+        })
         .collect();
     let deps: Vec<&String> = component.dependencies.keys().collect();
     assert_eq!(deps, wanted);
@@ -187,7 +192,12 @@ fn the_spin_manifest_reads_as_spin_reads_it_and_composes() {
     let (composed, _) = interface(&built("x-gateway-keyvalue"));
     let foreign: Vec<&String> = composed
         .iter()
-        .filter(|i| !i.starts_with("wasi:") && !i.starts_with("wso2:twitter/types@"))
+        // Types-only interfaces (`types`, `reads`) carry no functions to grant.
+        .filter(|i| {
+            !i.starts_with("wasi:")
+                && !i.starts_with("wso2:twitter/types@")
+                && !i.starts_with("wso2:twitter/reads@")
+        })
         .collect();
     assert!(foreign.is_empty(), "{foreign:?}");
 

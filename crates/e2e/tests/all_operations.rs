@@ -363,7 +363,6 @@ async fn every_operation_works_end_to_end_within_the_spec() {
         run("deleteTweet", vec![("id", post_id)]).await["data"]["deleted"],
         true
     );
-    drop(run);
 
     // Every operation of the catalog ran, each through its own endpoint.
     let all: Vec<&str> = ops::catalog::OPERATIONS.iter().map(|o| o.name).collect();

@@ -146,3 +146,51 @@ fn media_files_come_only_from_the_operator_s_directory() {
         "{v}"
     );
 }
+
+#[test]
+fn the_sandbox_keeps_x_s_reply_rule_unless_enterprise() {
+    let dir = tempdir();
+    let flow = dir.join("reply.xml");
+    std::fs::write(
+        &flow,
+        r#"<definitions xmlns="http://ws.apache.org/ns/synapse">
+    <sequence name="main" onError="fault">
+        <twitter.init><clientId>c</clientId></twitter.init>
+        <twitter.createTweet>
+            <text>a reply</text>
+            <reply>{"in_reply_to_tweet_id": "1860000000000000002"}</reply>
+            <responseVariable>post</responseVariable>
+        </twitter.createTweet>
+        <payloadFactory media-type="json"><format>{"id": "${vars.post.payload.data.id}"}</format></payloadFactory>
+    </sequence>
+    <sequence name="fault">
+        <payloadFactory media-type="json"><format>{"error": ${vars.error}}</format></payloadFactory>
+    </sequence>
+</definitions>"#,
+    )
+    .unwrap();
+    let flow = flow.to_str().unwrap();
+    let refused = stdout_json(&run(&["run", "--sandbox", flow], &[]));
+    assert_eq!(refused["error"]["kind"], "forbidden", "{refused}");
+    assert!(
+        refused["error"]["problem"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("2026-02-23"),
+        "{refused}"
+    );
+    let o = run(&["run", "--sandbox", "--sandbox-enterprise", flow], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout_json(&o)["id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+}
+
+#[test]
+fn the_examples_check() {
+    // One project each: every example defines its own `main`.
+    for file in ["tweets", "users", "lists", "direct-messages", "media"] {
+        let o = run(&["check", &format!("examples/{file}.xml")], &[]);
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+    }
+}

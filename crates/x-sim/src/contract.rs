@@ -97,11 +97,15 @@ fn operation(operation_id: &str) -> Option<(&'static str, &'static str, &'static
         })
 }
 
+/// Path parameters by template name.
+type PathParams = Vec<(String, String)>;
+
 /// The spec's operation for a request, and its path parameters.
-fn operation_for(method: &str, path: &str) -> Option<(&'static Value, Vec<(String, String)>)> {
+fn operation_for(method: &str, path: &str) -> Option<(&'static Value, PathParams)> {
     let method = method.to_ascii_lowercase();
     let segments: Vec<&str> = path.split('/').collect();
-    let mut best: Option<(usize, &'static Value, Vec<(String, String)>)> = None;
+    // (literal segments, operation, path parameters) of the best match.
+    let mut best: Option<(usize, &'static Value, PathParams)> = None;
     for (template, item) in spec()["paths"].as_object()? {
         let Some(op) = item.get(&method) else {
             continue;

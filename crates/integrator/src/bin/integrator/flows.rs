@@ -41,6 +41,7 @@ async fn sandbox(common: &Common) -> Result<Option<Box<dyn ConnectionRedirect>>,
         .await
         .context("starting the sandbox")
         .map_err(Setup)?;
+    sandbox.sim.set_enterprise(common.sandbox_enterprise);
     Ok(Some(Box::new(sandbox)))
 }
 

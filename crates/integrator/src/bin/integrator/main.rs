@@ -288,6 +288,12 @@ struct Common {
     #[cfg(feature = "sandbox")]
     #[arg(long, value_name = "USD", requires = "sandbox", value_parser = parse_credits)]
     sandbox_credits: Option<i64>,
+    /// The sandbox as an Enterprise app: X's 2026 rule on programmatic
+    /// replies and the removal of quote posts from self-serve plans do not
+    /// apply (they do by default, as for any other app).
+    #[cfg(feature = "sandbox")]
+    #[arg(long, requires = "sandbox")]
+    sandbox_enterprise: bool,
     /// X's pay-per-use prices to report call costs at: a JSON file in the
     /// format of the table shipped with the release (docs/costs.md). Read
     /// and checked at start-up. Default: the shipped table.

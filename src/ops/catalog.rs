@@ -129,108 +129,32 @@ const LIST: Shape = Shape::Many { paginated: true };
 const LOOKUP: Shape = Shape::Many { paginated: false };
 
 /// Post reads: the expansions and fields of posts and what they expand to.
-const LIKED: &[Param] = &[
-    ID,
-    max(5, 100),
-    PAGE_TOKEN,
-    T_EXP,
-    TWEET_F,
-    USER_F,
-    MEDIA_F,
-    POLL_F,
-    PLACE_F,
-    MAX_PAGES,
-];
+#[rustfmt::skip]
+const LIKED: &[Param] = &[ID, max(5, 100), PAGE_TOKEN, T_EXP, TWEET_F, USER_F, MEDIA_F, POLL_F, PLACE_F, MAX_PAGES];
 const TWEET: &[Param] = &[ID, T_EXP, TWEET_F, USER_F, MEDIA_F, POLL_F, PLACE_F];
 const TWEETS: &[Param] = &[IDS, T_EXP, TWEET_F, USER_F, MEDIA_F, POLL_F, PLACE_F];
-const HOME: &[Param] = &[
-    ID,
-    max(1, 100),
-    PAGE_TOKEN,
-    START,
-    END,
-    SINCE,
-    UNTIL,
-    EXCLUDE_P,
-    T_EXP,
-    TWEET_F,
-    USER_F,
-    MEDIA_F,
-    POLL_F,
-    PLACE_F,
-    MAX_PAGES,
-];
-const MENTIONS: &[Param] = &[
-    ID,
-    max(5, 100),
-    PAGE_TOKEN,
-    START,
-    END,
-    SINCE,
-    UNTIL,
-    T_EXP,
-    TWEET_F,
-    USER_F,
-    MEDIA_F,
-    POLL_F,
-    PLACE_F,
-    MAX_PAGES,
-];
-const POSTS: &[Param] = &[
-    ID,
-    max(5, 100),
-    PAGE_TOKEN,
-    START,
-    END,
-    SINCE,
-    UNTIL,
-    EXCLUDE_P,
-    T_EXP,
-    TWEET_F,
-    USER_F,
-    MEDIA_F,
-    POLL_F,
-    PLACE_F,
-    MAX_PAGES,
-];
+/// Timelines: a window of time or ids; `exclude` only where X takes it.
+#[rustfmt::skip]
+const HOME: &[Param] = &[ID, max(1, 100), PAGE_TOKEN, START, END, SINCE, UNTIL, EXCLUDE_P, T_EXP, TWEET_F, USER_F, MEDIA_F, POLL_F, PLACE_F, MAX_PAGES];
+#[rustfmt::skip]
+const MENTIONS: &[Param] = &[ID, max(5, 100), PAGE_TOKEN, START, END, SINCE, UNTIL, T_EXP, TWEET_F, USER_F, MEDIA_F, POLL_F, PLACE_F, MAX_PAGES];
+#[rustfmt::skip]
+const POSTS: &[Param] = &[ID, max(5, 100), PAGE_TOKEN, START, END, SINCE, UNTIL, EXCLUDE_P, T_EXP, TWEET_F, USER_F, MEDIA_F, POLL_F, PLACE_F, MAX_PAGES];
+#[rustfmt::skip]
 const SEARCH: &[Param] = &[
     p("query", At::Query, Kind::Search, true),
     max(10, 100),
-    aka(
-        p("next_token", At::Query, Kind::Token, false),
-        "pagination_token",
-    ),
-    START,
-    END,
-    SINCE,
-    UNTIL,
+    aka(p("next_token", At::Query, Kind::Token, false), "pagination_token"),
+    START, END, SINCE, UNTIL,
     p("sort_order", At::Query, Kind::OneOf(SORT_ORDER), false),
-    T_EXP,
-    TWEET_F,
-    USER_F,
-    MEDIA_F,
-    POLL_F,
-    PLACE_F,
+    T_EXP, TWEET_F, USER_F, MEDIA_F, POLL_F, PLACE_F,
     MAX_PAGES,
 ];
-const USERS_PAGE: [Param; 7] = [
-    ID,
-    max(1, 1000),
-    PAGE_TOKEN,
-    U_EXP,
-    TWEET_F,
-    USER_F,
-    MAX_PAGES,
-];
-const LISTS_PAGE: [Param; 7] = [
-    ID,
-    max(1, 100),
-    PAGE_TOKEN,
-    L_EXP,
-    LIST_F,
-    USER_F,
-    MAX_PAGES,
-];
+/// A user's relations and lists, a page at a time.
+#[rustfmt::skip]
+const USERS_PAGE: &[Param] = &[ID, max(1, 1000), PAGE_TOKEN, U_EXP, TWEET_F, USER_F, MAX_PAGES];
+#[rustfmt::skip]
+const LISTS_PAGE: &[Param] = &[ID, max(1, 100), PAGE_TOKEN, L_EXP, LIST_F, USER_F, MAX_PAGES];
 
 /// createTweet: every member of X's `CreatePostsRequest`.
 const CREATE_TWEET: &[Param] = &[
@@ -327,13 +251,13 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op("getUsersLookup", Area::Users, Method::Get, "/2/users", "getUsersByIds",
         &[IDS, U_EXP, TWEET_F, USER_F], U::UserRead, READ_TWEETS, LOOKUP, "Up to 100 users by id"),
     op("getFollowers", Area::Users, Method::Get, "/2/users/{id}/followers", "getUsersFollowers",
-        &USERS_PAGE, U::FollowsRead, FOLLOWS_READ, LIST, "A user's followers"),
+        USERS_PAGE, U::FollowsRead, FOLLOWS_READ, LIST, "A user's followers"),
     op("getFollowingUsers", Area::Users, Method::Get, "/2/users/{id}/following", "getUsersFollowing",
-        &USERS_PAGE, U::FollowsRead, FOLLOWS_READ, LIST, "The users a user follows"),
+        USERS_PAGE, U::FollowsRead, FOLLOWS_READ, LIST, "The users a user follows"),
     op("getBlockedUsers", Area::Users, Method::Get, "/2/users/{id}/blocking", "getUsersBlocking",
-        &USERS_PAGE, U::UserRead, BLOCKS_READ, LIST, "The users the user blocks"),
+        USERS_PAGE, U::UserRead, BLOCKS_READ, LIST, "The users the user blocks"),
     op("getMutedUsers", Area::Users, Method::Get, "/2/users/{id}/muting", "getUsersMuting",
-        &USERS_PAGE, U::UserRead, MUTES_READ, LIST, "The users the user mutes"),
+        USERS_PAGE, U::UserRead, MUTES_READ, LIST, "The users the user mutes"),
     op("followUser", Area::Users, Method::Post, "/2/users/{id}/following", "followUser",
         &[ID, TARGET_BODY], U::UserInteractionCreate, FOLLOWS_WRITE, Shape::Write,
         "Follows a user (or asks to, for a protected one)"),
@@ -363,9 +287,9 @@ pub const OPERATIONS: &[OperationSpec] = &[
     op("getListById", Area::Lists, Method::Get, "/2/lists/{id}", "getListsById",
         &[ID, L_EXP, LIST_F, USER_F], U::ListRead, LISTS_READ, Shape::One, "One list by id"),
     op("getFollowingLists", Area::Lists, Method::Get, "/2/users/{id}/followed_lists", "getUsersFollowedLists",
-        &LISTS_PAGE, U::ListRead, LISTS_READ, LIST, "The lists a user follows"),
+        LISTS_PAGE, U::ListRead, LISTS_READ, LIST, "The lists a user follows"),
     op("getListsMemberships", Area::Lists, Method::Get, "/2/users/{id}/list_memberships", "getUsersListMemberships",
-        &LISTS_PAGE, U::ListRead, LISTS_READ, LIST, "The lists a user is a member of"),
+        LISTS_PAGE, U::ListRead, LISTS_READ, LIST, "The lists a user is a member of"),
     // ------------------------------------------------- direct messages
     op("sendNewDirectMessage", Area::DirectMessages, Method::Post,
         "/2/dm_conversations/with/{participant_id}/messages", "createDirectMessagesByParticipantId",

@@ -37,6 +37,16 @@ fn page(max_results: Option<u32>, max_pages: Option<u32>) -> Page {
     }
 }
 
+/// No time window.
+fn anytime() -> Window {
+    Window {
+        start_time: None,
+        end_time: None,
+        since_id: None,
+        until_id: None,
+    }
+}
+
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap()
 }
@@ -109,19 +119,13 @@ async fn each_area_is_typed_and_goes_the_same_way_as_invoke() {
     );
     let likes = c
         .call_area(one, async |s, b| {
-            let within = Window {
-                start_time: None,
-                end_time: None,
-                since_id: None,
-                until_id: None,
-            };
             b.wso2_twitter_tweets()
                 .call_get_timeline(
                     s,
                     ME,
                     tweets::Timeline::Liked,
                     &[],
-                    &within,
+                    &anytime(),
                     &page(Some(5), None),
                     &select(),
                 )
@@ -133,19 +137,13 @@ async fn each_area_is_typed_and_goes_the_same_way_as_invoke() {
     // `exclude` where X does not take it is refused, naming it.
     let e = c
         .call_area(one, async |s, b| {
-            let within = Window {
-                start_time: None,
-                end_time: None,
-                since_id: None,
-                until_id: None,
-            };
             b.wso2_twitter_tweets()
                 .call_get_timeline(
                     s,
                     ME,
                     tweets::Timeline::Mentions,
                     &["replies".into()],
-                    &within,
+                    &anytime(),
                     &page(None, None),
                     &select(),
                 )
@@ -156,18 +154,12 @@ async fn each_area_is_typed_and_goes_the_same_way_as_invoke() {
     assert_eq!(kind_of(e), "invalid-input");
     let found = c
         .call_area(one, async |s, b| {
-            let within = Window {
-                start_time: None,
-                end_time: None,
-                since_id: None,
-                until_id: None,
-            };
             b.wso2_twitter_tweets()
                 .call_search_tweets(
                     s,
                     "rust",
                     Some("recency"),
-                    &within,
+                    &anytime(),
                     &page(Some(10), None),
                     &select(),
                 )

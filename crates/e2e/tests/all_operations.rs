@@ -698,6 +698,21 @@ async fn a_missing_scope_says_which_to_ask_for() {
     assert!(e.detail.contains("media.write"), "{}", e.detail);
     // Reads within the scope work.
     call(&mut c, "getUserById", &[("id", USER_1)]).await;
+    // An endpoint the app's access tier does not include is X's tier 403,
+    // with where to enroll, and no talk of scopes.
+    h.sim.forbid_for_tier(Endpoint::Api("searchPostsRecent"));
+    let e = failure(
+        c.invoke("searchTweets", &kv(&[("query", "rust")]))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(kind_name(&e.error), "forbidden");
+    assert!(
+        e.detail.contains("client-not-enrolled") && e.detail.contains("enroll"),
+        "{}",
+        e.detail
+    );
+    assert!(!e.detail.contains("scopes"), "{}", e.detail);
 }
 
 fn gif_of(len: usize) -> Vec<u8> {

@@ -194,3 +194,30 @@ fn the_examples_check() {
         assert!(o.status.success(), "{file}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn every_operation_counts_against_the_connection_s_budget() {
+    let dir = tempdir();
+    let flow = dir.join("likes.xml");
+    // $0.05 a day: three likes at $0.015 fit, the fourth would pass it.
+    std::fs::write(
+        &flow,
+        r#"<definitions xmlns="http://ws.apache.org/ns/synapse">
+    <sequence name="main" onError="fault">
+        <twitter.init><clientId>c</clientId><maxSpendPerDay>0.05</maxSpendPerDay></twitter.init>
+        <twitter.likeTweet><user_id>1564781240977719296</user_id><tweet_id>1860000000000000001</tweet_id></twitter.likeTweet>
+        <twitter.unlikeTweet><user_id>1564781240977719296</user_id><tweet_id>1860000000000000001</tweet_id></twitter.unlikeTweet>
+        <twitter.likeTweet><user_id>1564781240977719296</user_id><tweet_id>1860000000000000002</tweet_id></twitter.likeTweet>
+        <twitter.likeTweet><user_id>1564781240977719296</user_id><tweet_id>1860000000000000001</tweet_id></twitter.likeTweet>
+        <payloadFactory media-type="json"><format>{"done": true}</format></payloadFactory>
+    </sequence>
+    <sequence name="fault">
+        <payloadFactory media-type="json"><format>{"error": ${vars.error}}</format></payloadFactory>
+    </sequence>
+</definitions>"#,
+    )
+    .unwrap();
+    // like 0.015 + unlike 0.010 + like 0.015 = 0.040; a third like would make 0.055.
+    let v = stdout_json(&run(&["run", "--sandbox", flow.to_str().unwrap()], &[]));
+    assert_eq!(v["error"]["kind"], "budget-exceeded", "{v}");
+}

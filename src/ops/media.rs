@@ -117,6 +117,14 @@ impl Upload {
         let b64 = local(values, "media").unwrap_or_default();
         // Flows wrap long base64 lines; whitespace is not data.
         let clean: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        // Refused before it is decoded: nothing X takes is this large.
+        let largest = limit("tweet_video");
+        if clean.len() / 4 * 3 > largest + 3 {
+            return Err(ConnectorError::invalid(
+                "media",
+                format!("is over {largest} bytes, the most X takes (a video)"),
+            ));
+        }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(clean.as_bytes())
             .map_err(|e| {

@@ -4,12 +4,15 @@
 use serde_json::{json, Map, Value};
 
 /// Why a paginated read stopped before X ran out of pages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
     /// `maxPages` pages were read.
     MaxPages,
     /// X answered 429: what was read so far, and when to go on (Unix s).
     RateLimited { retry_after_s: Option<u64> },
+    /// A later page failed otherwise: what was read (and billed) so far,
+    /// and the failure's kind and words.
+    Failed { kind: &'static str, message: String },
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +84,10 @@ impl Pages {
                     meta["retry_after"] = json!(t);
                 }
             }
+            Some(Stop::Failed { kind, message }) => {
+                meta["stopped"] = json!("error");
+                meta["error"] = json!({ "kind": kind, "message": message });
+            }
             Some(Stop::MaxPages) if self.next_token.is_some() => {
                 meta["stopped"] = json!("max-pages")
             }
@@ -125,5 +132,14 @@ mod tests {
         assert_eq!(v["meta"]["next_token"], "c");
         assert_eq!(v["meta"]["stopped"], "rate-limited");
         assert_eq!(v["meta"]["retry_after"], 77);
+        let mut p = Pages::default();
+        p.add(json!({"data":[{"id":"1"}],"meta":{"next_token":"c"}}));
+        let v = p.finish(Some(Stop::Failed {
+            kind: "api-error",
+            message: "X API error 503".into(),
+        }));
+        assert_eq!(v["meta"]["stopped"], "error");
+        assert_eq!(v["meta"]["error"]["kind"], "api-error");
+        assert_eq!(v["meta"]["next_token"], "c");
     }
 }

@@ -25,6 +25,9 @@ pub struct Call {
     pub max_pages: u32,
     /// The values the component keeps for itself (uploadMedia's).
     pub local: Vec<(&'static str, String)>,
+    /// The page to start from (`pagination_token` / `next_token` given):
+    /// kept out of `path`, so each page's request carries one token.
+    pub start_token: Option<String>,
     /// The most resources a read can return (what a budget reserves):
     /// the ids asked for, or `max_results` (else 100, X's largest
     /// default) times the pages.
@@ -32,9 +35,13 @@ pub struct Call {
 }
 
 impl Call {
-    /// The path and query for the page after `token`.
+    /// The path and query for the page after `token` (`None`: the first
+    /// page, from the start token if one was given).
     pub fn page(&self, token: Option<&str>) -> String {
-        match (token, self.spec.token_param()) {
+        match (
+            token.or(self.start_token.as_deref()),
+            self.spec.token_param(),
+        ) {
             (Some(token), Some(p)) => {
                 let sep = if self.path.contains('?') { '&' } else { '?' };
                 let q: String = form_urlencoded::Serializer::new(String::new())
@@ -100,10 +107,10 @@ pub fn rfc3339(value: &str) -> bool {
     }
     match rest.as_bytes() {
         [b'Z' | b'z'] => true,
-        [b'+' | b'-', h1, h2, b':', m1, m2] => {
-            let hh = (h1.wrapping_sub(b'0')) * 10 + h2.wrapping_sub(b'0');
-            let mm = (m1.wrapping_sub(b'0')) * 10 + m2.wrapping_sub(b'0');
-            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) && hh < 24 && mm < 60
+        [b'+' | b'-', h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) =>
+        {
+            (h1 - b'0') * 10 + (h2 - b'0') < 24 && (m1 - b'0') * 10 + (m2 - b'0') < 60
         }
         _ => false,
     }
@@ -172,6 +179,10 @@ fn check(p: &Param, value: &str) -> Result<Value, ConnectorError> {
         }
         Kind::List(allowed) => {
             let values = validate::comma_list(v);
+            // Only commas and blanks: as if not given (X refuses `fields=`).
+            if values.is_empty() {
+                return Ok(Value::Null);
+            }
             validate::field_list(p.name, &values, allowed)?;
             text(&values.join(","))
         }
@@ -276,7 +287,10 @@ pub fn build(
         if value.trim().is_empty() {
             continue;
         }
-        given.push((p, check(p, value)?, value));
+        match check(p, value)? {
+            Value::Null => {}
+            checked => given.push((p, checked, value)),
+        }
     }
     if let Some(p) = spec
         .params
@@ -294,6 +308,7 @@ pub fn build(
         _ => 100,
     };
     let mut local = Vec::new();
+    let mut start_token = None;
     for (p, v, raw) in &given {
         let text = match v {
             Value::String(s) => s.clone(),
@@ -308,6 +323,7 @@ pub fn build(
             // Path values passed an id, username or conversation rule: no
             // byte of them needs escaping.
             At::Path => path = path.replace(&format!("{{{}}}", p.wire), &text),
+            At::Query if p.kind == Kind::Token => start_token = Some(text),
             At::Query => {
                 query.append_pair(p.wire, &text);
             }
@@ -341,6 +357,7 @@ pub fn build(
         body: writes_body.then(|| Value::Object(body).to_string().into_bytes()),
         max_pages,
         local,
+        start_token,
         most_resources: per_page.saturating_mul(max_pages),
     })
 }
@@ -392,6 +409,22 @@ mod tests {
         );
         assert_eq!(c.max_pages, 3);
         assert_eq!(c.page(Some("abc")), format!("{}&next_token=abc", c.path));
+        // A given token starts the read, and each page carries one token.
+        let c = call(
+            "getFollowers",
+            &[
+                ("id", "1"),
+                ("pagination_token", "start"),
+                ("maxPages", "2"),
+                ("expansions", " , "),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.page(None), "/2/users/1/followers?pagination_token=start");
+        assert_eq!(
+            c.page(Some("next")),
+            "/2/users/1/followers?pagination_token=next"
+        );
         let c = call(
             "sendNewDirectMessage",
             &[("participant_id", "9"), ("attachments", "5, 6")],
@@ -494,6 +527,8 @@ mod tests {
             assert!(rfc3339(ok), "{ok}");
         }
         for bad in [
+            "2026-02-06T00:00:00+\u{e9}:00",
+            "2026-02-06T00:00:00+ab:cd",
             "2026-02-06",
             "2026-13-01T00:00:00Z",
             "2025-02-29T00:00:00Z",

@@ -136,6 +136,13 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
                         retry_after_s: limits.retry_after_s,
                     });
                 }
+                // What was read is billed: it is returned, with the failure.
+                Err(e) if last.is_some() => {
+                    break Some(Stop::Failed {
+                        kind: e.kind(),
+                        message: e.to_string(),
+                    })
+                }
                 Err(e) => return Err(e),
             }
         };
@@ -190,7 +197,8 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             let resp = self.call(post, &format!("/2/media/upload/{id}/finalize"), None)?;
             read_answer(&resp)?
         };
-        let mut waited = 0;
+        // The wait is wall time, the status requests included.
+        let started_ms = self.token_source().clock().now_ms();
         loop {
             match media::processing(&v) {
                 Processing::Done => break,
@@ -206,23 +214,23 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
                     ))
                 }
                 Processing::Wait(secs) => {
+                    let clock = self.token_source().clock();
+                    let waited = clock.now_ms().saturating_sub(started_ms) / 1000;
                     if waited + secs > MAX_PROCESSING_SECS {
+                        let id = media_id(&v).unwrap_or_default();
                         return Err(ConnectorError::api(
                             ApiClass::Other,
                             Problem {
                                 status: meta.status,
                                 kind: "media-processing-timeout".into(),
                                 detail: Some(format!(
-                                    "X was still processing the media after {waited} s; ask GET /2/media/upload?media_id=... later"
+                                    "X was still processing media {id} after {waited} s; ask GET /2/media/upload?media_id={id} later"
                                 )),
                                 ..Problem::default()
                             },
                         ));
                     }
-                    waited += secs;
-                    self.token_source()
-                        .clock()
-                        .sleep(std::time::Duration::from_secs(secs));
+                    clock.sleep(std::time::Duration::from_secs(secs));
                     let id = media_id(&v)?;
                     let resp = self.call(
                         http::Method::GET,

@@ -568,6 +568,44 @@ async fn max_pages_follows_next_token_and_stops_on_a_rate_limit() {
     .await;
     assert_eq!(rest["data"].as_array().unwrap().len(), 5);
 
+    // A read that starts from a token follows on from it, one token a request.
+    let from = call(
+        &mut c,
+        "getFollowers",
+        &[
+            ("id", ME),
+            ("max_results", "10"),
+            ("pagination_token", &token),
+            ("maxPages", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(from["data"].as_array().unwrap().len(), 5);
+    assert_eq!(from["data"][0]["id"], rest["data"][0]["id"]);
+
+    // Any other failure after the first page: what was read (and billed), and the failure.
+    h.sim.push_fault(followers, x_sim::Fault::Normal);
+    h.sim.push_fault(
+        followers,
+        x_sim::Fault::Status(
+            503,
+            r#"{"title":"Service Unavailable","type":"about:blank","status":503}"#.into(),
+        ),
+    );
+    let meta = c
+        .invoke(
+            "getFollowers",
+            &kv(&[("id", ME), ("max_results", "10"), ("maxPages", "3")]),
+        )
+        .await
+        .unwrap();
+    let broken: Value = serde_json::from_str(&meta.body).unwrap();
+    assert_eq!(broken["data"].as_array().unwrap().len(), 10);
+    assert_eq!(broken["meta"]["stopped"], "error");
+    assert_eq!(broken["meta"]["error"]["kind"], "api-error");
+    assert!(broken["meta"]["next_token"].is_string());
+    assert_eq!(meta.cost.items[0].count, 10);
+
     // A rate limit after the first page: what was read, and when to go on.
     h.sim
         .set_rate_limit(followers, 2, std::time::Duration::from_secs(900));

@@ -1,12 +1,16 @@
 //! uploadMedia's `media_file`: a file the runtime reads for a flow, from
 //! the one directory the operator allowed (`--media-dir`), never from an
 //! arbitrary path in request data. The name must be relative, without
-//! `..`; the file, once every link is resolved, must still be inside the
-//! directory, and is opened without following a link; its bytes go to the
+//! `..`; the file is opened with openat2(2) beneath the directory with no
+//! link followed anywhere on the way, so nothing swapped in after a check
+//! can lead out of it; only a regular file is read. Its bytes go to the
 //! component as the base64 `media` parameter.
 
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 
 use base64::Engine;
@@ -26,6 +30,36 @@ impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "invalid parameter `media_file`: {}", self.0)
     }
+}
+
+/// Opens `rel` beneath `root` (the operator's directory, which may itself
+/// be a link) with openat2(2): RESOLVE_BENEATH refuses `..` and absolute
+/// links out, RESOLVE_NO_SYMLINKS every link on the way, so a directory
+/// swapped for a link between two calls cannot lead out; O_NONBLOCK keeps
+/// a FIFO from hanging the open. std has no openat2, hence the syscall.
+fn open_beneath(root: &Path, rel: &Path) -> io::Result<File> {
+    let dir = File::open(root.canonicalize()?)?;
+    let path = CString::new(rel.as_os_str().as_bytes())?;
+    // SAFETY: open_how is plain data; zero is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOFOLLOW) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
+    // SAFETY: a valid directory fd, a NUL-terminated path, and `how` with
+    // the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor; the File owns it.
+    Ok(unsafe { File::from_raw_fd(fd as i32) })
 }
 
 /// `values` with a `media_file` replaced by the file's bytes as `media`.
@@ -58,21 +92,14 @@ pub fn resolve(
             "must be a file name relative to the media directory, without `..` or a leading `/`",
         );
     }
-    let root = dir
-        .canonicalize()
-        .map_err(|e| Refused(format!("the media directory cannot be read: {e}")))?;
-    let path = root
-        .join(rel)
-        .canonicalize()
-        .map_err(|_| Refused(format!("`{name}` is not a file in the media directory")))?;
-    if !path.starts_with(&root) {
-        return refuse("leads out of the media directory (through a link)");
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|e| Refused(format!("`{name}` cannot be opened: {e}")))?;
+    let mut file = open_beneath(dir, rel).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP | libc::EXDEV) => {
+            Refused("leads out of the media directory (through a link)".into())
+        }
+        _ => Refused(format!(
+            "`{name}` is not a file in the media directory ({e})"
+        )),
+    })?;
     let meta = file
         .metadata()
         .map_err(|e| Refused(format!("`{name}` cannot be read: {e}")))?;
@@ -136,6 +163,11 @@ mod tests {
         std::fs::write(outside.path().join("secret"), b"s").unwrap();
         std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
+        // A link to a directory outside, then a name through it.
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
+        let fifo = CString::new(dir.path().join("fifo").as_os_str().as_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let ok = resolve(Some(dir.path()), kv("a.png")).unwrap();
         assert_eq!(ok, vec![("media".to_string(), "iVBORw==".to_string())]);
         for bad in [

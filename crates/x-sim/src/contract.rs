@@ -222,7 +222,11 @@ fn check_value(name: &str, value: &str, schema: &'static Value) -> Result<(), St
             Ok(n) => json!(n),
             Err(_) => return Err(format!("`{name}`: `{value}` is not an integer")),
         },
-        Some("boolean") => json!(value == "true"),
+        Some("boolean") => match value {
+            "true" => json!(true),
+            "false" => json!(false),
+            _ => return Err(format!("`{name}`: `{value}` is not true or false")),
+        },
         _ => json!(value),
     };
     match validator(schema).validate(&instance) {

@@ -51,8 +51,16 @@ impl Integrator {
                 values.push((k.clone(), expr::to_text(&v)));
             }
         }
-        let values = crate::media_file::resolve(self.runtime.media_dir(), values)
-            .map_err(|e| invalid_input_fault(pos, e.to_string()))?;
+        // Only uploadMedia reads a file (off the async threads: a disk read).
+        let values = if operation == "uploadMedia" {
+            let dir = self.runtime.media_dir().map(std::path::Path::to_path_buf);
+            tokio::task::spawn_blocking(move || crate::media_file::resolve(dir.as_deref(), values))
+                .await
+                .map_err(|e| flow_fault(pos, format!("reading media_file failed: {e}")))?
+                .map_err(|e| invalid_input_fault(pos, e.to_string()))?
+        } else {
+            values
+        };
         let (name, mut slot) = match config_key {
             Some(key) => {
                 let entry = &self.project.local_entries[key];

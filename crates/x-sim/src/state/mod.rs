@@ -82,6 +82,9 @@ pub enum Fault {
     Huge(usize),
     /// A normal answer whose body stops halfway for this long, then ends.
     StalledBody(Duration),
+    /// A normal answer: queued before another fault, it lets that one hit
+    /// a later request (the second page of a read).
+    Normal,
 }
 
 /// Counters tests read.
@@ -376,6 +379,7 @@ impl State {
                     r.delay = delay;
                     return r;
                 }
+                Fault::Normal => break,
                 Fault::Huge(n) => {
                     let mut r = Reply::json(200, json!({"data":{"id":"1","text":"x".repeat(n)}}));
                     r.delay = delay;

@@ -280,6 +280,42 @@ mod tests {
     }
 
     #[test]
+    fn the_code_grant_carries_the_verifier_and_a_refusal_never_shows_it() {
+        let (_, pending) = begin(conn(), &params(), &Counter(Cell::new(7))).unwrap();
+        let http = crate::test_support::FakeHttp::default();
+        http.push(
+            200,
+            r#"{"token_type":"bearer","expires_in":7200,"access_token":"a","refresh_token":"r","scope":"tweet.read offline.access"}"#,
+        );
+        let code = Secret::new("the-code".to_string());
+        complete(&pending, &code, &http, 0).unwrap();
+        let bodies = http.token_bodies();
+        let form: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(bodies[0].as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(form["grant_type"], "authorization_code");
+        assert_eq!(form["code"], "the-code");
+        assert_eq!(form["code_verifier"], pending.verifier.expose());
+        assert_eq!(form["redirect_uri"], "http://127.0.0.1:8765/callback");
+        assert_eq!(form["client_id"], "app");
+        // X's refusal may echo what it was sent: neither the code nor the
+        // verifier reaches the error.
+        let echo = format!(
+            r#"{{"error":"invalid_request","error_description":"bad code_verifier {} for {}"}}"#,
+            pending.verifier.expose(),
+            code.expose()
+        );
+        http.push(400, &echo);
+        let Err(e) = complete(&pending, &code, &http, 0) else {
+            panic!("a refusal was taken")
+        };
+        let shown = format!("{e} {} {e:?}", e.message());
+        assert!(!shown.contains(pending.verifier.expose()), "{shown}");
+        assert!(!shown.contains("the-code"), "{shown}");
+    }
+
+    #[test]
     fn rules_are_checked_before_anything_is_sent() {
         let mut p = params();
         p.redirect_uri = "http://example.com/cb".into();

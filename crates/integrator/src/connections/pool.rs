@@ -325,6 +325,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_wait_for_a_busy_pool_ends_at_max_wait_time() {
+        let n = AtomicU32::new(0);
+        let pool = InstancePool::new(config(1, 1, 50, ExhaustedAction::Wait));
+        let _a = pool.checkout(|| make(&n)).await.unwrap();
+        let started = Instant::now();
+        let e = pool.checkout(|| make(&n)).await.err().unwrap();
+        let waited = started.elapsed();
+        // Not before maxWaitTime, and not much after: a wait that ignored it
+        // would hang here (the instance is never returned).
+        assert!(waited >= Duration::from_millis(50), "{waited:?}");
+        assert!(waited < Duration::from_millis(1_000), "{waited:?}");
+        assert!(e.to_string().contains("maxWaitTime"), "{e}");
+    }
+
+    #[tokio::test]
     async fn fail_fails_at_once() {
         let n = AtomicU32::new(0);
         let pool = InstancePool::new(config(1, 1, 10_000, ExhaustedAction::Fail));
@@ -362,6 +377,25 @@ mod tests {
             v.push(pool.checkout(|| make(n)).await.unwrap());
         }
         v
+    }
+
+    #[tokio::test]
+    async fn young_idle_instances_survive_the_evictor() {
+        let n = AtomicU32::new(0);
+        let mut c = config(3, 3, 50, ExhaustedAction::Wait);
+        c.min_eviction = Duration::from_millis(600);
+        c.eviction_interval = Duration::from_millis(20);
+        let pool = InstancePool::new(c);
+        drop(futures_lite(&pool, &n, 3).await);
+        assert_eq!(pool.evict_idle(), 0, "idle for less than minEvictionTime");
+        // Several evictor runs, all before minEvictionTime: none is dropped.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(pool.stats().idle, 3);
+        assert_eq!(pool.stats().evicted, 0);
+        // Past it, the evictor drops them.
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(pool.stats().idle, 0);
+        assert_eq!(pool.stats().evicted, 3);
     }
 
     #[tokio::test]

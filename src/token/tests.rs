@@ -345,3 +345,50 @@ fn short_lived_tokens_refresh_at_half_their_life_not_on_every_call() {
     c.get_me(&me()).unwrap();
     assert_eq!(rig.http.token_bodies().len(), 2);
 }
+
+/// The audit's surviving mutant: on a same-family conflict, taking the
+/// stored set instead of re-saving ours throws away the only copy of the
+/// rotated token and sends the spent one next (which revokes the family).
+#[test]
+fn an_unsaved_rotation_survives_the_store_losing_its_data_and_a_restart_from_the_config() {
+    let rig = Rig::new();
+    // Started from the config's R0 (saved as version 1), rotated once to R1
+    // (version 2).
+    let mut c = rig.connector(None, Some("R0"));
+    rig.http.push(200, &token_json("A1", "R1", 7200));
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert_eq!(rig.store.current.borrow().as_ref().unwrap().version, 2);
+    // Rotated again, R1 -> R2, and that save fails: the only copy is here.
+    rig.clock.0.set(NOW + 7_200_000);
+    rig.store.saves_fail.set(true);
+    rig.http.push(200, &token_json("A2", "R2", 7200));
+    let (_, unsaved) = store_failure(c.get_me(&me()).unwrap_err());
+    assert!(unsaved);
+    // The store lost its data (a Redis without persistence restarted), and
+    // another process started from the config's R0 and saved it as
+    // version 1: the same family, older than ours.
+    let mut theirs = c.token_source().tokens().clone();
+    theirs.access_token = None;
+    theirs.refresh_token = Some(Secret::new("R0"));
+    *rig.store.current.borrow_mut() = Some(Versioned {
+        version: 1,
+        tokens: theirs,
+    });
+    // The store is back: our save conflicts, and ours is the newest.
+    rig.store.saves_fail.set(false);
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    let stored = rig.store.current.borrow().clone().unwrap();
+    assert_eq!(stored.tokens.refresh_token, Some(Secret::new("R2")));
+    assert_eq!(rig.http.api_auth().last().unwrap(), "Bearer A2");
+    // The next refresh sends R2; R0 and R1 are never sent again.
+    rig.clock.0.set(NOW + 2 * 7_200_000);
+    rig.http.push(200, &token_json("A3", "R3", 7200));
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    let bodies = rig.http.token_bodies();
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    assert!(bodies[2].contains("refresh_token=R2"), "{}", bodies[2]);
+    assert!(!bodies[2].contains("R0") && !bodies[2].contains("R1"));
+}

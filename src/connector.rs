@@ -58,14 +58,8 @@ pub struct Connector<H, S, C> {
     tokens: TokenSource<S, C>,
 }
 
-/// The partial errors X reported beside the data.
 fn with_cost(mut meta: ResponseMeta, cost: CallCost) -> ResponseMeta {
     meta.cost = cost;
-    meta
-}
-
-fn with_errors(mut meta: ResponseMeta, v: &Value) -> ResponseMeta {
-    meta.errors = response::items(v);
     meta
 }
 
@@ -237,10 +231,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         let resp = self
             .call(Method::POST, "/2/tweets", Some(&req.to_json()))
             .map_err(|e| crate::tweet::explain_refusal(req, e))?;
-        let v = response::json_object(&resp)?;
-        if let Some(e) = response::partial_failure(resp.status().as_u16(), &v) {
-            return Err(e);
-        }
+        let (v, meta) = response::checked(&resp)?;
         let edits = v
             .pointer("/data/edit_history_tweet_ids")
             .or_else(|| v.pointer("/data/edit_history_post_ids"))
@@ -256,7 +247,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             id: required_str(&v, "/data/id")?,
             text: str_at(&v, "/data/text").unwrap_or_default(),
             edit_history_tweet_ids: edits,
-            meta: with_cost(with_errors(response::meta(&resp), &v), cost),
+            meta: with_cost(meta, cost),
         })
     }
 
@@ -264,13 +255,8 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         validate::id("id", id)?;
         let resp = self
             .call(Method::DELETE, &format!("/2/tweets/{id}"), None)
-            .map_err(|e| {
-                crate::ops::explain_forbidden("deleteTweet", crate::ops::scopes("deleteTweet"), e)
-            })?;
-        let v = response::json_object(&resp)?;
-        if let Some(e) = response::partial_failure(resp.status().as_u16(), &v) {
-            return Err(e);
-        }
+            .map_err(|e| crate::ops::explain_forbidden("deleteTweet", None, e))?;
+        let (v, meta) = response::checked(&resp)?;
         let deleted = v
             .pointer("/data/deleted")
             .and_then(Value::as_bool)
@@ -282,7 +268,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         let cost = CallCost::write(cost::prices(), BillingUnit::InteractionDelete);
         Ok(DeleteTweetResult {
             deleted,
-            meta: with_cost(with_errors(response::meta(&resp), &v), cost),
+            meta: with_cost(meta, cost),
         })
     }
 
@@ -308,16 +294,13 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         };
         let resp = self
             .call(Method::GET, &path, None)
-            .map_err(|e| crate::ops::explain_forbidden("getMe", crate::ops::scopes("getMe"), e))?;
+            .map_err(|e| crate::ops::explain_forbidden("getMe", None, e))?;
         let mut meta = response::meta(&resp);
         let (user, includes) = match read_me_fast(resp.body()) {
             Some(fast) => fast,
             None => {
-                let v = response::json_object(&resp)?;
-                if let Some(e) = response::partial_failure(meta.status, &v) {
-                    return Err(e);
-                }
-                meta.errors = response::items(&v);
+                let (v, checked) = response::checked(&resp)?;
+                meta = checked;
                 read_me_value(&v)?
             }
         };

@@ -266,6 +266,19 @@ pub fn error_for(resp: &Response) -> ConnectorError {
 }
 
 /// Parses a 2xx body as a JSON object.
+/// A successful answer read: its JSON object, refused as the typed error
+/// its first problem says when it holds only `errors`, and its metadata
+/// with the problems X reported beside the data.
+pub fn checked(resp: &Response) -> Result<(Value, ResponseMeta), ConnectorError> {
+    let v = json_object(resp)?;
+    if let Some(e) = partial_failure(resp.status().as_u16(), &v) {
+        return Err(e);
+    }
+    let mut meta = meta(resp);
+    meta.errors = items(&v);
+    Ok((v, meta))
+}
+
 pub fn json_object(resp: &Response) -> Result<Value, ConnectorError> {
     let v: Value = serde_json::from_slice(resp.body()).map_err(|e| {
         ConnectorError::MalformedResponse(format!(

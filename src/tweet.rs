@@ -250,30 +250,13 @@ pub const QUOTE_RULE: &str = "X reports quote posts through the API removed from
 /// A createTweet refusal with the sentence that says why, when it is one
 /// of X's rules on writes (X's own words stay its message): the reply
 /// rule for a reply, the quote rule for a quote, else the scopes.
-pub fn explain_refusal(req: &CreateTweet, mut e: ConnectorError) -> ConnectorError {
-    if let ConnectorError::Api {
-        class: crate::error::ApiClass::Forbidden,
-        problem,
-        ..
-    } = &mut e
-    {
-        let tier = problem.reason.is_some() || problem.required_enrollment.is_some();
-        if problem.kind != "duplicate-content" && !tier {
-            let rule = match (&req.reply, &req.quote_tweet_id) {
-                (Some(_), _) => Some(REPLY_RULE),
-                (None, Some(_)) => Some(QUOTE_RULE),
-                _ => None,
-            };
-            if let Some(rule) = rule {
-                problem.hint = Some(format!(
-                    "{rule}; if this is not that, check the token has the scopes {}",
-                    crate::ops::scopes("createTweet").join(" ")
-                ));
-                return e;
-            }
-        }
-    }
-    crate::ops::explain_forbidden("createTweet", crate::ops::scopes("createTweet"), e)
+pub fn explain_refusal(req: &CreateTweet, e: ConnectorError) -> ConnectorError {
+    let rule = match (&req.reply, &req.quote_tweet_id) {
+        (Some(_), _) => Some(REPLY_RULE),
+        (None, Some(_)) => Some(QUOTE_RULE),
+        _ => None,
+    };
+    crate::ops::explain_forbidden("createTweet", rule, e)
 }
 
 #[cfg(test)]

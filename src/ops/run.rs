@@ -10,7 +10,7 @@ use super::{Area, OperationSpec, Shape};
 use crate::connector::Connector;
 use crate::cost::{self, CallCost};
 use crate::error::{ApiClass, ConnectorError, Problem};
-use crate::http::{HttpClient, Response};
+use crate::http::HttpClient;
 use crate::response::{self, ResponseMeta};
 use crate::token::{Clock, TokenStore};
 
@@ -39,11 +39,13 @@ pub fn cost_of(spec: &OperationSpec, answer: &Value) -> CallCost {
     CallCost::read(t, spec.unit, data_ids(answer), posts)
 }
 
-/// The sentence a 403 gets: which scopes the operation needs, so the user
-/// knows what to ask for at login. X's own words stay the message.
+/// The sentence a 403 gets, beside X's words: the X rule a write broke
+/// when `rule` names one, else the scopes the operation needs, so the user
+/// knows what to ask for when authorizing again. Not for the tier's 403
+/// (it says where to enroll) nor for duplicate text.
 pub fn explain_forbidden(
-    spec_name: &str,
-    scopes: &[&str],
+    operation: &str,
+    rule: Option<&str>,
     mut e: ConnectorError,
 ) -> ConnectorError {
     if let ConnectorError::Api {
@@ -54,10 +56,15 @@ pub fn explain_forbidden(
     {
         let tier = problem.reason.is_some() || problem.required_enrollment.is_some();
         if problem.hint.is_none() && !tier && problem.kind != "duplicate-content" {
-            problem.hint = Some(format!(
-                "{spec_name} needs the OAuth 2.0 scopes {}: if the token was granted fewer, authorize again asking for them",
-                scopes.join(" ")
-            ));
+            let scopes = super::scopes(operation).join(" ");
+            problem.hint = Some(match rule {
+                Some(rule) => {
+                    format!("{rule}; if this is not that, check the token has the scopes {scopes}")
+                }
+                None => format!(
+                    "{operation} needs the OAuth 2.0 scopes {scopes}: if the token was granted fewer, authorize again asking for them"
+                ),
+            });
         }
     }
     e
@@ -75,17 +82,6 @@ fn media_id(answer: &Value) -> Result<String, ConnectorError> {
         })
 }
 
-fn read_answer(resp: &Response) -> Result<(Value, ResponseMeta), ConnectorError> {
-    let v = response::json_object(resp)?;
-    let status = resp.status().as_u16();
-    if let Some(e) = response::partial_failure(status, &v) {
-        return Err(e);
-    }
-    let mut meta = response::meta(resp);
-    meta.errors = response::items(&v);
-    Ok((v, meta))
-}
-
 impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
     /// Runs a call [`super::request::build`] made.
     pub fn run(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
@@ -95,12 +91,12 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
             (_, Shape::Many { paginated: true }) => self.read_pages(call),
             _ => self.once(call),
         };
-        result.map_err(|e| explain_forbidden(spec.name, spec.scopes, e))
+        result.map_err(|e| explain_forbidden(spec.name, None, e))
     }
 
     fn once(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
         let resp = self.call(call.spec.method.http(), &call.path, call.body.as_deref())?;
-        let (v, mut meta) = read_answer(&resp)?;
+        let (v, mut meta) = response::checked(&resp)?;
         meta.cost = cost_of(call.spec, &v);
         Ok(meta)
     }
@@ -114,7 +110,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         let stop = loop {
             match self.call(http::Method::GET, &call.page(token.as_deref()), None) {
                 Ok(resp) => {
-                    let (v, meta) = read_answer(&resp)?;
+                    let (v, meta) = response::checked(&resp)?;
                     last = Some(meta);
                     token = pages.add(v);
                     if token.is_none() {
@@ -161,7 +157,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
     pub fn upload_media(&mut self, up: &Upload) -> Result<ResponseMeta, ConnectorError> {
         let spec = super::find("uploadMedia").ok_or(ConnectorError::NotInitialized)?;
         self.upload_planned(spec, up)
-            .map_err(|e| explain_forbidden(spec.name, spec.scopes, e))
+            .map_err(|e| explain_forbidden(spec.name, None, e))
     }
 
     fn upload(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
@@ -178,14 +174,14 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         let post = http::Method::POST;
         let (mut v, mut meta) = if up.is_simple() {
             let resp = self.call(post, "/2/media/upload", Some(&up.simple_body()))?;
-            read_answer(&resp)?
+            response::checked(&resp)?
         } else {
             let resp = self.call(
                 post.clone(),
                 "/2/media/upload/initialize",
                 Some(&up.initialize_body()),
             )?;
-            let (init, _) = read_answer(&resp)?;
+            let (init, _) = response::checked(&resp)?;
             let id = media_id(&init)?;
             for body in up.append_bodies() {
                 self.call(
@@ -195,7 +191,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
                 )?;
             }
             let resp = self.call(post, &format!("/2/media/upload/{id}/finalize"), None)?;
-            read_answer(&resp)?
+            response::checked(&resp)?
         };
         // The wait is wall time, the status requests included.
         let started_ms = self.token_source().clock().now_ms();
@@ -237,7 +233,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
                         &format!("/2/media/upload?media_id={id}&command=STATUS"),
                         None,
                     )?;
-                    (v, meta) = read_answer(&resp)?;
+                    (v, meta) = response::checked(&resp)?;
                 }
             }
         }

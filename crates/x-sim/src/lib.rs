@@ -52,7 +52,7 @@ impl Endpoint {
             ("POST", "/2/tweets") => Endpoint::CreateTweet,
             ("DELETE", p) if p.starts_with("/2/tweets/") => Endpoint::DeleteTweet,
             ("GET", "/2/users/me") => Endpoint::GetMe,
-            _ => return routes::find(method, path).map(|(r, _)| Endpoint::Api(r.operation_id)),
+            _ => return routes::find(method, path).map(|r| Endpoint::Api(r.operation_id)),
         })
     }
 

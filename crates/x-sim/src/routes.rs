@@ -81,26 +81,34 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/2/media/upload", "getMediaUploadStatus", &["media.write"], 1875, U::ContentManage),
 ];
 
-/// The route of a request and its path parameters by template name.
-pub fn find(method: &str, path: &str) -> Option<(&'static Route, Vec<(&'static str, String)>)> {
-    let segments: Vec<&str> = path.split('/').collect();
-    'routes: for route in ROUTES.iter().filter(|r| r.method == method) {
-        let template: Vec<&'static str> = route.path.split('/').collect();
+/// Path parameters by template name.
+pub type PathParams = Vec<(&'static str, String)>;
+
+impl Route {
+    /// The path parameters of `path`, if it fits this route's template.
+    pub fn params(&self, path: &str) -> Option<PathParams> {
+        let template: Vec<&'static str> = self.path.split('/').collect();
+        let segments: Vec<&str> = path.split('/').collect();
         if template.len() != segments.len() {
-            continue;
+            return None;
         }
         let mut params = Vec::new();
         for (t, s) in template.iter().zip(&segments) {
             match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
                 Some(name) if !s.is_empty() => params.push((name, s.to_string())),
-                Some(_) => continue 'routes,
                 None if t == s => {}
-                None => continue 'routes,
+                _ => return None,
             }
         }
-        return Some((route, params));
+        Some(params)
     }
-    None
+}
+
+/// The route of a request (more specific templates first).
+pub fn find(method: &str, path: &str) -> Option<&'static Route> {
+    ROUTES
+        .iter()
+        .find(|r| r.method == method && r.params(path).is_some())
 }
 
 pub fn by_operation(operation_id: &str) -> Option<&'static Route> {

@@ -100,13 +100,6 @@ fn scopes_for(key: Endpoint) -> &'static [&'static str] {
     }
 }
 
-fn method_of(key: Endpoint) -> &'static str {
-    crate::routes::ROUTES
-        .iter()
-        .find(|r| Endpoint::Api(r.operation_id) == key)
-        .map_or("GET", |r| r.method)
-}
-
 impl State {
     pub(super) fn api(
         &mut self,
@@ -145,8 +138,9 @@ impl State {
             Endpoint::CreateTweet => self.create_tweet(body),
             Endpoint::DeleteTweet => self.delete_tweet(path.trim_start_matches("/2/tweets/")),
             Endpoint::Api(op) => {
-                let params = crate::routes::find(method_of(key), path)
-                    .map(|(_, p)| p)
+                // The route `Endpoint::of` found for this path.
+                let params = crate::routes::by_operation(op)
+                    .and_then(|r| r.params(path))
                     .unwrap_or_default();
                 let v: Value = if body.is_empty() {
                     Value::Null

@@ -5,8 +5,6 @@
 //! value is X's 400 invalid-request; `public_metrics` carries what the
 //! spec's `UserPublicMetrics` requires.
 
-use std::collections::HashMap;
-
 use serde_json::{json, Value};
 
 use super::Reply;
@@ -112,17 +110,9 @@ fn refuse(param: &str, value: &str, allowed: &[&str]) -> Reply {
 
 /// The user object and includes for a getMe query, or X's 400.
 pub fn me(query: Option<&str>, account: &super::Account, posts: usize) -> Result<Value, Reply> {
-    let params: HashMap<String, String> = query
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let list = |k: &str| -> Vec<String> {
-        params
-            .get(k)
-            .map(|v| v.split(',').map(str::to_string).collect())
-            .unwrap_or_default()
-    };
+    let params = super::query_of(query);
     let checked = |k: &str, allowed: &[&str]| -> Result<Vec<String>, Reply> {
-        let values = list(k);
+        let values = super::list_of(&params, k);
         match values.iter().find(|v| !allowed.contains(&v.as_str())) {
             Some(bad) => Err(refuse(k, bad, allowed)),
             None => Ok(values),

@@ -194,10 +194,10 @@ impl State {
                 Ok(self.media_answer(&id, up))
             }
             "getMediaUploadStatus" => {
-                let q: std::collections::HashMap<String, String> = query
-                    .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                let id = super::query_of(query)
+                    .get("media_id")
+                    .cloned()
                     .unwrap_or_default();
-                let id = q.get("media_id").cloned().unwrap_or_default();
                 self.stats.media_status_polls += 1;
                 let Some(up) = self.uploads.get_mut(&id).filter(|u| u.finalized) else {
                     return Err(not_found("media", &id));

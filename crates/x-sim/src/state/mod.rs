@@ -231,6 +231,21 @@ pub struct State {
     pub stats: Stats,
 }
 
+/// A request's query parameters by name.
+type Query = HashMap<String, String>;
+
+fn query_of(q: Option<&str>) -> Query {
+    q.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// A comma list parameter's values (`user.fields=id,name`).
+fn list_of(q: &Query, k: &str) -> Vec<String> {
+    q.get(k)
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 pub(super) fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

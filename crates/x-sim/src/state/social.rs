@@ -4,12 +4,12 @@
 //! `max_results` ranges) and X's shapes (the spec's schemas; the contract
 //! feature checks them). Only the authenticated user may act as itself.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
 use super::api::{forbidden, invalid_request, not_found, Post};
-use super::{Reply, State};
+use super::{list_of, query_of, Query, Reply, State};
 
 pub(super) struct SimUser {
     pub id: String,
@@ -136,13 +136,6 @@ pub fn seeded_posts(account: &super::Account, first_other: &str) -> Vec<(String,
     ]
 }
 
-type Query = HashMap<String, String>;
-
-fn query_of(q: Option<&str>) -> Query {
-    q.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
-}
-
 fn user_json(u: &SimUser, fields: &[String]) -> Value {
     let mut v = json!({"id": u.id, "name": u.name, "username": u.username});
     for f in fields {
@@ -154,12 +147,6 @@ fn user_json(u: &SimUser, fields: &[String]) -> Value {
         }
     }
     v
-}
-
-fn list_of(q: &Query, k: &str) -> Vec<String> {
-    q.get(k)
-        .map(|v| v.split(',').map(str::to_string).collect())
-        .unwrap_or_default()
 }
 
 /// X's pagination: `max_results` in `lo..=hi` (else X's 400), the page

@@ -6,6 +6,7 @@ use std::time::Duration;
 use oauth2::url::{Host, Url};
 
 use crate::error::ConnectorError;
+use crate::retry::{RetryParams, RetryPolicy};
 use crate::secret::Secret;
 
 pub const DEFAULT_API_URL: &str = "https://api.x.com";
@@ -32,6 +33,8 @@ pub struct ConnectionParams {
     pub access_token: Option<Secret>,
     /// refreshToken
     pub refresh_token: Option<Secret>,
+    /// retryCount, retryDelay, waitOnRateLimit, maxRetryWait
+    pub retry: RetryParams,
 }
 
 /// A validated connection.
@@ -46,6 +49,8 @@ pub struct Connection {
     pub timeout: Duration,
     pub client_id: String,
     pub client_secret: Option<Secret>,
+    /// When a failed request is sent again.
+    pub retry: RetryPolicy,
 }
 
 impl Connection {
@@ -128,6 +133,7 @@ pub fn validate(
             format!("must be 1 to {MAX_TIMEOUT_MS} milliseconds"),
         ));
     }
+    let retry = p.retry.validate()?;
     let client_id = p.client_id.trim().to_string();
     if client_id.is_empty() {
         return Err(ConnectorError::invalid("clientId", "is required"));
@@ -144,6 +150,7 @@ pub fn validate(
             timeout: Duration::from_millis(timeout.into()),
             client_id,
             client_secret: blank_to_none(p.client_secret),
+            retry,
         },
         access,
         refresh,

@@ -9,6 +9,7 @@ use crate::cost::{self, BillingUnit, CallCost};
 use crate::error::ConnectorError;
 use crate::http::{HttpClient, Response};
 use crate::response::{self, ResponseMeta};
+use crate::retry::{self, Failure, RetryBudget};
 use crate::secret::Secret;
 use crate::token::{Clock, TokenSource, TokenStore};
 use crate::tweet::CreateTweet;
@@ -56,6 +57,8 @@ pub struct Connector<H, S, C> {
     http: H,
     conn: Connection,
     tokens: TokenSource<S, C>,
+    /// What is left of the current call's retries (see [`crate::retry`]).
+    retries: RetryBudget,
 }
 
 fn with_cost(mut meta: ResponseMeta, cost: CallCost) -> ResponseMeta {
@@ -145,7 +148,24 @@ fn read_me_value(v: &Value) -> Result<(User, Option<String>), ConnectorError> {
 
 impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
     pub fn new(http: H, conn: Connection, tokens: TokenSource<S, C>) -> Self {
-        Connector { http, conn, tokens }
+        let retries = RetryBudget::new(conn.retry);
+        Connector {
+            http,
+            conn,
+            tokens,
+            retries,
+        }
+    }
+
+    /// Starts a call (an operation, whatever requests it sends): a fresh
+    /// retry budget.
+    pub(crate) fn begin_call(&mut self) {
+        self.retries = RetryBudget::new(self.conn.retry);
+    }
+
+    /// Retries the last call made (for its answer and the tests).
+    pub fn retries_made(&self) -> u32 {
+        self.retries.retries_made()
     }
 
     pub fn connection(&self) -> &Connection {
@@ -204,28 +224,50 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
 
     /// One authorized API call: proactive refresh before, one refresh and
     /// replay on 401, typed error on any other failure status.
+    /// Sent again within the call's retry budget when [`crate::retry`]'s
+    /// rules allow.
     pub(crate) fn call(
         &mut self,
         method: Method,
         path_and_query: &str,
         body: Option<&[u8]>,
     ) -> Result<Response, ConnectorError> {
-        let token = self.tokens.access_token(&self.http)?;
-        let mut resp = self.send(&method, path_and_query, body, &token)?;
-        if resp.status() == http::StatusCode::UNAUTHORIZED {
-            if let Some(new_token) = self.tokens.after_unauthorized(&self.http, &token)? {
-                resp = self.send(&method, path_and_query, body, &new_token)?;
+        loop {
+            let outcome = self.attempt(&method, path_and_query, body);
+            let wait = Failure::of(&outcome).and_then(|failure| {
+                let now = self.tokens.clock().now_ms();
+                self.retries
+                    .next_wait(&method, failure, now, retry::jitter())
+            });
+            match (wait, outcome) {
+                (Some(wait), _) => self.tokens.clock().sleep(wait),
+                (None, Ok(resp)) if resp.status().is_success() => return Ok(resp),
+                (None, Ok(resp)) => return Err(response::error_for(&resp)),
+                (None, Err(e)) => return Err(e),
             }
         }
-        if resp.status().is_success() {
-            Ok(resp)
-        } else {
-            Err(response::error_for(&resp))
+    }
+
+    /// One attempt: the request, and on 401 one refresh and replay.
+    fn attempt(
+        &mut self,
+        method: &Method,
+        path_and_query: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Response, ConnectorError> {
+        let token = self.tokens.access_token(&self.http)?;
+        let mut resp = self.send(method, path_and_query, body, &token)?;
+        if resp.status() == http::StatusCode::UNAUTHORIZED {
+            if let Some(new_token) = self.tokens.after_unauthorized(&self.http, &token)? {
+                resp = self.send(method, path_and_query, body, &new_token)?;
+            }
         }
+        Ok(resp)
     }
 
     pub fn create_tweet(&mut self, req: &CreateTweet) -> Result<CreateTweetResult, ConnectorError> {
         req.validate()?;
+        self.begin_call();
         // Billed per request: known before it is sent.
         let cost = CallCost::post(cost::prices(), req.text.as_deref());
         let resp = self
@@ -253,6 +295,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
 
     pub fn delete_tweet(&mut self, id: &str) -> Result<DeleteTweetResult, ConnectorError> {
         validate::id("id", id)?;
+        self.begin_call();
         let resp = self
             .call(Method::DELETE, &format!("/2/tweets/{id}"), None)
             .map_err(|e| crate::ops::explain_forbidden("deleteTweet", None, e))?;
@@ -276,6 +319,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         validate::field_list("expansions", &req.expansions, USER_EXPANSIONS)?;
         validate::field_list("tweet_fields", &req.tweet_fields, TWEET_FIELDS)?;
         validate::field_list("user_fields", &req.user_fields, USER_FIELDS)?;
+        self.begin_call();
         let mut query = Vec::new();
         for (name, values) in [
             ("expansions", &req.expansions),

@@ -9,10 +9,11 @@
 
 use crate::config::{self, ConnectionParams};
 use crate::error::ConnectorError;
+use crate::retry::{self, RetryParams};
 use crate::secret::Secret;
 
 /// The variables read, each with the `init` parameter it stands for.
-pub const VARIABLES: [(&str, &str); 7] = [
+pub const VARIABLES: [(&str, &str); 11] = [
     ("X_CLIENT_ID", "clientId"),
     ("X_CLIENT_SECRET", "clientSecret"),
     ("X_ACCESS_TOKEN", "accessToken"),
@@ -20,6 +21,10 @@ pub const VARIABLES: [(&str, &str); 7] = [
     ("X_API_URL", "apiUrl"),
     ("X_TIMEOUT", "timeout"),
     ("X_CONNECTION_NAME", "connectionName"),
+    ("X_RETRY_COUNT", "retryCount"),
+    ("X_RETRY_DELAY", "retryDelay"),
+    ("X_WAIT_ON_RATE_LIMIT", "waitOnRateLimit"),
+    ("X_MAX_RETRY_WAIT", "maxRetryWait"),
 ];
 
 /// The connection the environment gives, `None` when it names no client
@@ -37,6 +42,19 @@ pub fn params_from_env(
         Some(t) => Some(config::parse_timeout(&t).map_err(in_env_terms)?),
         None => None,
     };
+    let number = |variable: &str, parameter: &str| {
+        get(variable)
+            .map(|v| retry::parse_number(parameter, &v).map_err(in_env_terms))
+            .transpose()
+    };
+    let retry = RetryParams {
+        count: number("X_RETRY_COUNT", "retryCount")?,
+        delay_ms: number("X_RETRY_DELAY", "retryDelay")?,
+        wait_on_rate_limit: get("X_WAIT_ON_RATE_LIMIT")
+            .map(|v| crate::validate::boolean("waitOnRateLimit", &v).map_err(in_env_terms))
+            .transpose()?,
+        max_wait_ms: number("X_MAX_RETRY_WAIT", "maxRetryWait")?,
+    };
     let params = ConnectionParams {
         connection_name: get("X_CONNECTION_NAME"),
         api_url: get("X_API_URL"),
@@ -45,6 +63,7 @@ pub fn params_from_env(
         client_secret: get("X_CLIENT_SECRET").map(Secret::new),
         access_token: get("X_ACCESS_TOKEN").map(Secret::new),
         refresh_token: get("X_REFRESH_TOKEN").map(Secret::new),
+        retry,
     };
     Ok(Some(params))
 }
@@ -96,6 +115,10 @@ mod tests {
             ("X_API_URL", "http://127.0.0.1:9"),
             ("X_TIMEOUT", "2500"),
             ("X_CONNECTION_NAME", "cli"),
+            ("X_RETRY_COUNT", "4"),
+            ("X_RETRY_DELAY", "250"),
+            ("X_WAIT_ON_RATE_LIMIT", "true"),
+            ("X_MAX_RETRY_WAIT", "60000"),
         ]))
         .unwrap()
         .unwrap();
@@ -106,12 +129,19 @@ mod tests {
         assert_eq!(p.api_url.as_deref(), Some("http://127.0.0.1:9"));
         assert_eq!(p.timeout, Some(2500));
         assert_eq!(p.connection_name.as_deref(), Some("cli"));
+        assert_eq!(p.retry.count, Some(4));
+        assert_eq!(p.retry.delay_ms, Some(250));
+        assert_eq!(p.retry.wait_on_rate_limit, Some(true));
+        assert_eq!(p.retry.max_wait_ms, Some(60_000));
     }
 
     #[test]
     fn a_bad_value_names_the_variable() {
         let e = params_from_env(env(&[("X_CLIENT_ID", "cid"), ("X_TIMEOUT", "soon")])).unwrap_err();
         assert!(e.to_string().contains("`X_TIMEOUT`"), "{e}");
+        let e = params_from_env(env(&[("X_CLIENT_ID", "c"), ("X_WAIT_ON_RATE_LIMIT", "1")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("`X_WAIT_ON_RATE_LIMIT`"), "{e}");
 
         let p = params_from_env(env(&[("X_CLIENT_ID", "cid"), ("X_API_URL", "ftp://x")]))
             .unwrap()

@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod ops;
 pub mod response;
+pub mod retry;
 pub mod secret;
 pub mod text;
 pub mod token;
@@ -28,5 +29,7 @@ pub mod wso2;
 #[cfg(target_arch = "wasm32")]
 mod component;
 
+#[cfg(test)]
+mod retry_tests;
 #[cfg(test)]
 mod test_support;

@@ -179,14 +179,25 @@ impl Rig {
         access: Option<&str>,
         refresh: Option<&str>,
     ) -> Connector<FakeHttp, FakeStore, FakeClock> {
-        let (conn, a, r) = config::validate(ConnectionParams {
+        self.connector_with(access, refresh, |_| {})
+    }
+
+    /// A connector whose `init` parameters `adjust` changed.
+    pub(crate) fn connector_with(
+        &self,
+        access: Option<&str>,
+        refresh: Option<&str>,
+        adjust: impl FnOnce(&mut ConnectionParams),
+    ) -> Connector<FakeHttp, FakeStore, FakeClock> {
+        let mut params = ConnectionParams {
             api_url: Some("http://127.0.0.1:1".into()),
             client_id: "cid".into(),
             access_token: access.map(Secret::new),
             refresh_token: refresh.map(Secret::new),
             ..Default::default()
-        })
-        .unwrap();
+        };
+        adjust(&mut params);
+        let (conn, a, r) = config::validate(params).unwrap();
         let tokens = TokenSource::new(conn.clone(), a, r, self.store.clone(), self.clock.clone());
         Connector::new(self.http.clone(), conn, tokens)
     }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::config::{self, ConnectionParams};
 use crate::connector::GetMeRequest;
 use crate::error::ConnectorError;
+use crate::retry::{self, RetryParams};
 use crate::secret::Secret;
 use crate::tweet::{CreateTweet, EditOptions, Geo, Media, Poll, Reply};
 use crate::validate;
@@ -22,6 +23,10 @@ pub const INIT_PARAMETERS: &[&str] = &[
     "clientSecret",
     "accessToken",
     "refreshToken",
+    "retryCount",
+    "retryDelay",
+    "waitOnRateLimit",
+    "maxRetryWait",
 ];
 /// Every operation and its parameters (X's names; WSO2's aliases are in
 /// the catalog), as the runtime's descriptor lists them.
@@ -92,6 +97,12 @@ impl<'a> Params<'a> {
     fn boolean(&self, name: &str) -> Result<Option<bool>, ConnectorError> {
         self.get(name)
             .map(|v| validate::boolean(name, v))
+            .transpose()
+    }
+
+    fn number(&self, name: &str) -> Result<Option<u32>, ConnectorError> {
+        self.get(name)
+            .map(|v| retry::parse_number(name, v))
             .transpose()
     }
 
@@ -187,6 +198,12 @@ pub fn parse(operation: &str, values: &[(String, String)]) -> Result<Operation, 
             client_secret: p.string("clientSecret").map(Secret::new),
             access_token: p.string("accessToken").map(Secret::new),
             refresh_token: p.string("refreshToken").map(Secret::new),
+            retry: RetryParams {
+                count: p.number("retryCount")?,
+                delay_ms: p.number("retryDelay")?,
+                wait_on_rate_limit: p.boolean("waitOnRateLimit")?,
+                max_wait_ms: p.number("maxRetryWait")?,
+            },
         }),
         "createTweet" => Operation::CreateTweet(Box::new(CreateTweet {
             // Text is sent as given (not trimmed): whitespace can be content.

@@ -10,6 +10,7 @@ use crate::connector::{self as conn, Connector, GetMeRequest};
 use crate::env_config;
 use crate::error::ConnectorError;
 use crate::response::ResponseMeta;
+use crate::retry::RetryParams;
 use crate::secret::Secret;
 use crate::token::{Clock, SystemClock, TokenSource};
 use crate::tweet;
@@ -74,6 +75,15 @@ fn params_of(config: wit::ConnectionConfig) -> ConnectionParams {
         client_secret: config.client_secret.map(Secret::new),
         access_token: config.access_token.map(Secret::new),
         refresh_token: config.refresh_token.map(Secret::new),
+        retry: config
+            .retry
+            .map(|r| RetryParams {
+                count: r.retry_count,
+                delay_ms: r.retry_delay_ms,
+                wait_on_rate_limit: r.wait_on_rate_limit,
+                max_wait_ms: r.max_retry_wait_ms,
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -172,15 +182,24 @@ fn with_connection<T>(
     f: impl FnOnce(&mut Live) -> Result<T, ConnectorError>,
 ) -> Result<T, ConnectorError> {
     if CONNECTION.with(|c| c.borrow().is_none()) {
-        PLAIN_HOST.with(|p| p.set(true));
-        let params = env_config::params_from_env(|k| std::env::var(k).ok())?
-            .ok_or(ConnectorError::NotInitialized)?;
-        init(params).map_err(env_config::in_env_terms)?;
+        init_from_env()?;
     }
     CONNECTION.with(|c| match c.borrow_mut().as_mut() {
         Some(live) => f(live),
         None => Err(ConnectorError::NotInitialized),
     })
+}
+
+/// Out of line: every export reaches it through [`with_connection`], and
+/// a copy inlined into each cost the component 1 KB per export.
+#[cold]
+#[inline(never)]
+fn init_from_env() -> Result<(), ConnectorError> {
+    PLAIN_HOST.with(|p| p.set(true));
+    let params = env_config::params_from_env(|k| std::env::var(k).ok())?
+        .ok_or(ConnectorError::NotInitialized)?;
+    init(params).map_err(env_config::in_env_terms)?;
+    Ok(())
 }
 
 fn info_of(c: &config::Connection) -> wit::ConnectionInfo {
@@ -189,9 +208,12 @@ fn info_of(c: &config::Connection) -> wit::ConnectionInfo {
         api_url: c.api_url.clone(),
         api_origin: c.api_origin.clone(),
         timeout_ms: u32::try_from(c.timeout.as_millis()).unwrap_or(u32::MAX),
+        retry_count: c.retry.count,
+        max_retry_wait_ms: u32::try_from(c.retry.max_wait.as_millis()).unwrap_or(u32::MAX),
     }
 }
 
+#[inline(never)]
 fn init(params: ConnectionParams) -> Result<wit::ConnectionInfo, ConnectorError> {
     let (connection, access, refresh) = config::validate(params)?;
     let tokens = TokenSource::new(connection.clone(), access, refresh, HostStore, SystemClock);
@@ -303,6 +325,8 @@ impl wit::Guest for Component {
                     "apiUrl": c.api_url,
                     "apiOrigin": c.api_origin,
                     "timeoutMs": c.timeout_ms,
+                    "retryCount": c.retry_count,
+                    "maxRetryWaitMs": c.max_retry_wait_ms,
                 })
                 .to_string(),
                 errors: Vec::new(),

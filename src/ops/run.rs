@@ -86,6 +86,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
     /// Runs a call [`super::request::build`] made.
     pub fn run(&mut self, call: &Call) -> Result<ResponseMeta, ConnectorError> {
         let spec = call.spec;
+        self.begin_call();
         let result = match (spec.area, spec.shape) {
             (Area::Media, _) => self.upload(call),
             (_, Shape::Many { paginated: true }) => self.read_pages(call),
@@ -156,6 +157,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
     /// X's v2 media upload of checked bytes (the typed entry's way in).
     pub fn upload_media(&mut self, up: &Upload) -> Result<ResponseMeta, ConnectorError> {
         let spec = super::find("uploadMedia").ok_or(ConnectorError::NotInitialized)?;
+        self.begin_call();
         self.upload_planned(spec, up)
             .map_err(|e| explain_forbidden(spec.name, None, e))
     }

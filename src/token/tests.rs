@@ -100,7 +100,8 @@ fn a_refused_refresh_token_is_never_sent_again() {
 #[test]
 fn a_transport_failure_keeps_the_refresh_token() {
     let rig = Rig::new();
-    let mut c = rig.connector(None, Some("R0"));
+    // No retries: the refused refresh is the call's answer.
+    let mut c = rig.connector_with(None, Some("R0"), |p| p.retry.count = Some(0));
     rig.http.push_err(TransportKind::Connect);
     assert_eq!(c.get_me(&me()).unwrap_err().kind(), "transport");
     rig.http.push(200, &token_json("A1", "R1", 7200));

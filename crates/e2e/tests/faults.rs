@@ -13,7 +13,20 @@ use x_sim::{endpoint, Fault};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_become_typed_errors_and_the_instance_stays_usable() {
     let h = Harness::new().await;
-    let mut c = h.ready().await;
+    // No retries: each fault is the call's answer (tests/retries.rs and
+    // the fault matrix cover what is sent again).
+    let pair = h.sim.issue_tokens(CLIENT_ID);
+    let mut c = h.instance().await;
+    let mut cfg = h.config(Some(&pair.access_token), Some(&pair.refresh_token));
+    cfg.retry = Some(
+        integrator::bindings::exports::wso2::twitter::connector::RetrySettings {
+            retry_count: Some(0),
+            retry_delay_ms: None,
+            wait_on_rate_limit: None,
+            max_retry_wait_ms: None,
+        },
+    );
+    c.init(&cfg).await.unwrap();
     let cases: Vec<(Fault, &str, Option<TransportKind>)> = vec![
         (Fault::Status(503, "<html>over capacity</html>".into()), "api-error", None),
         (

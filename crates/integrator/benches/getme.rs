@@ -96,6 +96,7 @@ async fn connector(
         client_secret: None,
         access_token: Some(pair.access_token),
         refresh_token: Some(pair.refresh_token),
+        retry: None,
     })
     .await
     .unwrap();

@@ -33,6 +33,7 @@ async fn main() -> anyhow::Result<()> {
             client_secret: None,
             access_token: None,
             refresh_token: Some(tokens.refresh_token),
+            retry: None,
         })
         .await?;
     println!(

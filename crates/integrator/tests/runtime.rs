@@ -26,6 +26,7 @@ fn config(sim: &Simulator, refresh: &str) -> wit::ConnectionConfig {
         client_secret: None,
         access_token: None,
         refresh_token: Some(refresh.into()),
+        retry: None,
     }
 }
 

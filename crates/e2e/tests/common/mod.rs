@@ -87,6 +87,7 @@ impl Harness {
             client_secret: None,
             access_token: access.map(str::to_string),
             refresh_token: refresh.map(str::to_string),
+            retry: None,
         }
     }
 

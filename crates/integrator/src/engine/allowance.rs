@@ -48,6 +48,16 @@ pub fn of(operation: &str, parameters: &[(String, String)]) -> Allowance {
     }
 }
 
+/// What a connection's retries add to each of its calls: that many more
+/// requests and that much waiting between them, within the component's own
+/// bounds (10 retries, 15 minutes).
+pub fn of_retries(count: u32, max_wait_ms: u32) -> Allowance {
+    Allowance {
+        requests: count.min(10),
+        waits: Duration::from_millis(u64::from(max_wait_ms.min(900_000))),
+    }
+}
+
 /// What an upload of `bytes` may take: initialize, the chunks, finalize
 /// and a refresh, each within the timeout, then X's processing, which the
 /// component bounds in wall time (its status checks included) and which

@@ -72,6 +72,8 @@ struct InitAnswer {
     api_url: String,
     api_origin: String,
     timeout_ms: u32,
+    retry_count: u32,
+    max_retry_wait_ms: u32,
 }
 
 /// What an area call answered (the WIT `answer` resource, read once).
@@ -127,6 +129,9 @@ pub struct ConnectorInstance {
     pub(super) call_deadline: Arc<std::sync::Mutex<Option<tokio::time::Instant>>>,
     /// What the current call may take (its pages, its upload).
     pub(super) allowance: super::allowance::Allowance,
+    /// What the connection's retries add to any call (from `init`'s
+    /// connection-info).
+    pub(super) retries: super::allowance::Allowance,
     pub(super) policy: Option<Vec<String>>,
     /// After a trap the instance is not used again.
     pub(super) poisoned: bool,
@@ -159,7 +164,8 @@ impl ConnectorInstance {
     fn call_budget(&self) -> Duration {
         let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
         let one = (t * 2 + Duration::from_secs(5)).min(self.max_timeout * 2);
-        one * self.allowance.requests + self.allowance.waits
+        let requests = self.allowance.requests + self.retries.requests;
+        one * requests + self.allowance.waits + self.retries.waits
     }
 
     fn before_call(&mut self) -> Result<(), CallError> {
@@ -171,7 +177,9 @@ impl ConnectorInstance {
         let budget = self.call_budget();
         arm_deadline(&mut self.store, budget);
         let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
-        let allowed = t * self.allowance.requests + self.allowance.waits;
+        let allowed = t * (self.allowance.requests + self.retries.requests)
+            + self.allowance.waits
+            + self.retries.waits;
         *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(tokio::time::Instant::now() + allowed + Self::CALL_MARGIN);
         Ok(())
@@ -283,6 +291,7 @@ impl ConnectorInstance {
         }
         let t = Duration::from_millis(u64::from(info.timeout_ms.max(1)));
         *self.timeout_cap.write().unwrap_or_else(|p| p.into_inner()) = t.min(self.max_timeout);
+        self.retries = super::allowance::of_retries(info.retry_count, info.max_retry_wait_ms);
     }
 
     pub async fn init(
@@ -403,6 +412,8 @@ impl ConnectorInstance {
                     api_url: a.api_url,
                     api_origin: a.api_origin,
                     timeout_ms: a.timeout_ms,
+                    retry_count: a.retry_count,
+                    max_retry_wait_ms: a.max_retry_wait_ms,
                 }),
                 Err(e) => {
                     return Err(CallError::Trap(format!(

@@ -357,6 +357,7 @@ impl Runtime {
             timeout_cap,
             call_deadline,
             allowance: allowance::Allowance::ONE,
+            retries: allowance::of_retries(0, 0),
             policy: self.options.allowed_origins.clone(),
             poisoned: false,
         })

@@ -241,6 +241,7 @@ pub async fn login(
         client_secret: opts.client_secret.as_ref().map(|s| s.expose().to_string()),
         access_token: None,
         refresh_token: None,
+        retry: None,
     };
     let request = instance
         .begin_authorization(
@@ -398,6 +399,7 @@ pub async fn revoke(
         client_secret: client_secret.map(|s| s.expose().to_string()),
         access_token: None,
         refresh_token: None,
+        retry: None,
     };
     instance
         .init(&config)

@@ -109,9 +109,13 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         let mut token: Option<String> = None;
         let mut last: Option<ResponseMeta> = None;
         let stop = loop {
-            match self.call(http::Method::GET, &call.page(token.as_deref()), None) {
-                Ok(resp) => {
-                    let (v, meta) = response::checked(&resp)?;
+            // A later page that cannot be read ends the read like one
+            // that failed: with the pages read before it.
+            let page = self
+                .call(http::Method::GET, &call.page(token.as_deref()), None)
+                .and_then(|resp| response::checked(&resp));
+            match page {
+                Ok((v, meta)) => {
                     last = Some(meta);
                     token = pages.add(v);
                     if token.is_none() {

@@ -262,6 +262,11 @@ impl Simulator {
         self.state().push_fault(endpoint, fault)
     }
 
+    /// Drops every queued fault (those no request consumed).
+    pub fn clear_faults(&self) {
+        self.state().clear_faults()
+    }
+
     pub fn stats(&self) -> Stats {
         let mut s = self.state().stats.clone();
         s.connections = self.connections.load(Ordering::SeqCst);

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
+pub mod failing_store;
 pub mod hosts;
+pub mod relay;
 pub mod spin_manifest;
 use std::sync::Arc;
 
@@ -51,8 +53,12 @@ impl Harness {
     }
 
     pub async fn with_sim(sim: Simulator) -> Harness {
+        Self::with_store(sim, Arc::new(MemoryStore::new())).await
+    }
+
+    /// A harness whose runtime keeps tokens in `store`.
+    pub async fn with_store(sim: Simulator, store: Arc<dyn TokenStore>) -> Harness {
         sim.add_client(CLIENT_ID, None);
-        let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
         let runtime = Runtime::new(RuntimeOptions {
             extra_roots_pem: sim.cert_pem().map(str::to_string),
             token_store: store.clone(),

@@ -328,6 +328,10 @@ impl State {
         self.faults.entry(endpoint).or_default().push_back(fault);
     }
 
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
     pub fn handle(
         &mut self,
         method: &str,

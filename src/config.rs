@@ -98,6 +98,14 @@ pub fn validate(
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| DEFAULT_API_URL.to_string());
+    // The URL parser drops tabs and line breaks silently (WHATWG): a value
+    // carrying them is a mistake or an attack, refused rather than mended.
+    if raw_url.chars().any(char::is_control) {
+        return Err(ConnectorError::invalid(
+            "apiUrl",
+            "must not contain control characters (line breaks, tabs)",
+        ));
+    }
     let url = Url::parse(&raw_url).map_err(|e| {
         ConnectorError::invalid("apiUrl", format!("must be an absolute http(s) URL ({e})"))
     })?;
@@ -205,6 +213,8 @@ mod tests {
             "api.x.com",
             "https://u:p@api.x.com",
             "https://api.x.com/?a=1",
+            "https://api.x.com/\r\nHost: evil",
+            "https://api.x\t.com",
         ] {
             assert_eq!(err_param(params(bad)), "apiUrl", "{bad}");
         }

@@ -583,13 +583,14 @@ async fn max_pages_follows_next_token_and_stops_on_a_rate_limit() {
     assert_eq!(from["data"].as_array().unwrap().len(), 5);
     assert_eq!(from["data"][0]["id"], rest["data"][0]["id"]);
 
-    // Any other failure after the first page: what was read (and billed), and the failure.
+    // Any other failure after the first page (a 500: not sent again): what
+    // was read (and billed), and the failure.
     h.sim.push_fault(followers, x_sim::Fault::Normal);
     h.sim.push_fault(
         followers,
         x_sim::Fault::Status(
-            503,
-            r#"{"title":"Service Unavailable","type":"about:blank","status":503}"#.into(),
+            500,
+            r#"{"title":"Internal Error","type":"about:blank","status":500}"#.into(),
         ),
     );
     let meta = c

@@ -267,11 +267,34 @@ async fn handle(
                 )
             }
         };
+    let declared_json = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|ct| ct == "application/json" || ct.ends_with("+json"));
     let payload = if bytes.is_empty() {
         Value::Null
     } else {
         match serde_json::from_slice(&bytes) {
             Ok(v) => v,
+            // A body that says it is JSON and is not is refused here, before
+            // any flow reads a field of it as missing and says so.
+            Err(e) if declared_json => {
+                return refuse(
+                    &integrator,
+                    400,
+                    "bad-request",
+                    &json_body_problem(&bytes, &e),
+                    true,
+                )
+            }
             Err(_) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
         }
     };
@@ -410,6 +433,29 @@ pub fn describe_routes(integrator: &Integrator, addr: SocketAddr) -> Vec<String>
         }
     }
     out
+}
+
+/// Why a body declared as JSON could not be read, in words for the client.
+fn json_body_problem(bytes: &[u8], e: &serde_json::Error) -> String {
+    if let Err(bad) = std::str::from_utf8(bytes) {
+        return format!(
+            "the request body is not UTF-8 (an invalid byte at offset {})",
+            bad.valid_up_to()
+        );
+    }
+    if e.to_string().contains("recursion limit") {
+        return "the request body's JSON is nested too deeply (at most 128 levels)".into();
+    }
+    format!(
+        "the request body is not valid JSON (line {}, column {}: {})",
+        e.line(),
+        e.column(),
+        match e.classify() {
+            serde_json::error::Category::Eof => "it ends too early",
+            serde_json::error::Category::Syntax => "a syntax error",
+            _ => "unreadable",
+        }
+    )
 }
 
 #[cfg(test)]

@@ -156,7 +156,8 @@ pub struct Outbound {
     pub max_body: u64,
     pub timer: TimerSlot,
     /// When the current call must be done by (set per call by the runtime):
-    /// every request of the call, refresh and replay included, ends by then.
+    /// every request of the call, refresh, replay and retries included, ends
+    /// by then; each one also ends within the timeout of its own start.
     pub call_deadline: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
@@ -182,9 +183,14 @@ impl WasiHttpHooks for Outbound {
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         let mut cap = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
-        let deadline = *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(d) = deadline {
-            cap = cap.min(d.saturating_duration_since(tokio::time::Instant::now()));
+        // One request, head and body, ends within the connection's timeout
+        // (a server dripping a byte at a time cannot hold it longer), and
+        // within the call's deadline, which allows for its retries.
+        let now = tokio::time::Instant::now();
+        let call_deadline = *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner());
+        let deadline = Some(call_deadline.map_or(now + cap, |d| d.min(now + cap)));
+        if let Some(d) = call_deadline {
+            cap = cap.min(d.saturating_duration_since(now));
         }
         let connect = effective(options.and_then(|o| o.connect_timeout), cap);
         let first_byte = effective(options.and_then(|o| o.first_byte_timeout), cap);

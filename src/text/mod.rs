@@ -15,6 +15,7 @@
 //! X refuse a post we accepted.
 
 mod nfc;
+mod punycode;
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -124,6 +125,19 @@ fn is_emoji(grapheme: &str) -> bool {
             .any(|c| matches!(c as u32, 0xFE0F | 0x20E3 | 0x200D) && grapheme.chars().count() > 1)
 }
 
+/// A character of an internationalized host label: not ASCII, not a space,
+/// a control, punctuation or a pictograph. Letters alone would miss the
+/// combining marks of Indic scripts (`இந்தியா`); Rust has no general
+/// category, and these blocks are the punctuation a URL ends at.
+fn idn_char(c: char) -> bool {
+    !c.is_ascii()
+        && !c.is_whitespace()
+        && !c.is_control()
+        && !matches!(c as u32,
+            0x2000..=0x206F | 0x3000..=0x303F | 0xFF00..=0xFF0F | 0xFF1A..=0xFF20
+            | 0xFF3B..=0xFF40 | 0xFF5B..=0xFF65 | 0x1F000..=0x1FAFF | 0x2600..=0x27BF)
+}
+
 /// If `word` starts with a URL, the byte length of it (trailing punctuation
 /// that ends a sentence is not part of the URL).
 fn url_prefix_len(word: &str) -> Option<usize> {
@@ -132,16 +146,26 @@ fn url_prefix_len(word: &str) -> Option<usize> {
         .iter()
         .find_map(|s| lower.strip_prefix(s).map(|rest| (s.len(), rest)));
     let (scheme_len, rest) = after_scheme.unwrap_or((0, lower.as_str()));
-    let host_end = rest
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
-        .unwrap_or(rest.len());
+    // Internationalized labels only after a scheme: a bare word of letters
+    // and dots is text.
+    let host_char = |c: char| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '.' || (scheme_len > 0 && idn_char(c))
+    };
+    let host_end = rest.find(|c: char| !host_char(c)).unwrap_or(rest.len());
     let host = rest[..host_end].trim_end_matches('.');
     let labels: Vec<&str> = host.split('.').collect();
-    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+    // A label is at most 63 characters in its ASCII (punycode) form, as in
+    // DNS: past that, twitter-text sees no URL and counts the characters.
+    if labels.len() < 2
+        || labels
+            .iter()
+            .any(|l| l.is_empty() || punycode::ascii_len(l).is_none_or(|n| n > 63))
+    {
         return None;
     }
     let tld = labels[labels.len() - 1];
-    let valid_tld = tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic());
+    let valid_tld =
+        tld.chars().count() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic() || idn_char(c));
     if !valid_tld || (scheme_len == 0 && !BARE_TLDS.contains(&tld)) {
         return None;
     }

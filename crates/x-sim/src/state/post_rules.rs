@@ -61,8 +61,25 @@ fn is_emoji(c: char) -> bool {
 
 /// Whether a word is a URL, by the simulator's rule (a scheme): what the
 /// length counter weighs as one and the billing charges a post with a URL.
+/// Its host's labels must each be at most 63 characters in their ASCII
+/// (punycode) form, as in DNS: past that twitter-text sees no URL.
 pub fn is_url(word: &str) -> bool {
-    word.starts_with("https://") || word.starts_with("http://")
+    let Some(rest) = word
+        .strip_prefix("https://")
+        .or_else(|| word.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#', ':']).next().unwrap_or("");
+    host.contains('.')
+        && host.split('.').all(|label| {
+            let ascii = if label.is_ascii() {
+                Some(label.len())
+            } else {
+                punycode::encode(label).ok().map(|p| p.len() + 4)
+            };
+            !label.is_empty() && ascii.is_some_and(|n| n <= 63)
+        })
 }
 
 /// X's weighted length, in characters (280 is the limit).
@@ -77,7 +94,8 @@ pub fn weighted_length(text: &str) -> u64 {
             continue;
         }
         for g in word.graphemes(true) {
-            if g.chars().any(is_emoji) {
+            // A pictograph, or a keycap (a digit, `#` or `*` and U+20E3).
+            if g.chars().any(is_emoji) || g.ends_with('\u{20E3}') {
                 units += w.default;
                 continue;
             }

@@ -66,3 +66,8 @@ fi
 cargo test --release --workspace "$@"
 # The Rust embedding example, end to end against the simulator.
 cargo run --release --quiet -p integrator --example embed
+# Fuzzing, a short smoke run of each target (nightly; docs/reliability.md
+# has the longer run). FUZZ_SECS=0 skips it.
+if [ "${FUZZ_SECS:-10}" != 0 ]; then
+    ./fuzz/smoke.sh
+fi

@@ -35,3 +35,12 @@ pub fn load_project(files: &[&Path], descriptor: &Descriptor) -> Result<Project,
     parse::check_references(&project)?;
     Ok(project)
 }
+
+/// Reads and checks one flow given as text (`name` stands for its file in
+/// errors): what `check` does for a file, for callers holding the text.
+pub fn check_source(name: &str, xml: &str, descriptor: &Descriptor) -> Result<Project, FlowError> {
+    let mut project = Project::default();
+    parse::parse_into(&mut project, name, xml, descriptor)?;
+    parse::check_references(&project)?;
+    Ok(project)
+}

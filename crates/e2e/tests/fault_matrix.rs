@@ -15,7 +15,7 @@ mod common;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::failing_store::{FailingStore, StoreMode};
 use common::relay::Relay;
@@ -170,23 +170,7 @@ impl Cut {
             Cut::S500 => problem(500, "Internal Error", "internal-error"),
             Cut::S502 => problem(502, "Bad Gateway", "bad-gateway"),
             Cut::S503 => problem(503, "Service Unavailable", "service-unavailable"),
-            Cut::S429 => {
-                let reset = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs()
-                    + 1;
-                Fault::Raw(
-                    429,
-                    Some("application/problem+json".into()),
-                    vec![
-                        ("x-rate-limit-limit".into(), "75".into()),
-                        ("x-rate-limit-remaining".into(), "0".into()),
-                        ("x-rate-limit-reset".into(), reset.to_string()),
-                    ],
-                    r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#.into(),
-                )
-            }
+            Cut::S429 => rate_limited(Duration::ZERO),
             Cut::S402 => problem(402, "CreditsDepleted", "credits-depleted"),
             Cut::Unauthorized401Twice => problem(401, "Unauthorized", "unauthorized"),
             Cut::MalformedJson => Fault::Malformed("{not json".into()),

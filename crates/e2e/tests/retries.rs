@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
 use integrator::bindings::exports::wso2::twitter::connector as wit;
@@ -19,24 +19,6 @@ fn retry(count: u32, delay_ms: u32, wait_on_rate_limit: bool) -> Option<wit::Ret
         wait_on_rate_limit: Some(wait_on_rate_limit),
         max_retry_wait_ms: Some(10_000),
     })
-}
-
-fn rate_limited(reset_in: Duration) -> Fault {
-    let reset = (SystemTime::now() + reset_in)
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 1;
-    Fault::Raw(
-        429,
-        Some("application/problem+json".into()),
-        vec![
-            ("x-rate-limit-limit".into(), "75".into()),
-            ("x-rate-limit-remaining".into(), "0".into()),
-            ("x-rate-limit-reset".into(), reset.to_string()),
-        ],
-        r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#.into(),
-    )
 }
 
 async fn ready_with(

@@ -173,3 +173,23 @@ pub fn text_tweet(text: &str) -> wit::CreateTweetRequest {
         paid_partnership: None,
     }
 }
+
+/// A 429 whose window resets `reset_in` (rounded up a second) from now,
+/// with X's rate-limit headers.
+pub fn rate_limited(reset_in: std::time::Duration) -> x_sim::Fault {
+    let reset = (std::time::SystemTime::now() + reset_in)
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    x_sim::Fault::Raw(
+        429,
+        Some("application/problem+json".into()),
+        vec![
+            ("x-rate-limit-limit".into(), "75".into()),
+            ("x-rate-limit-remaining".into(), "0".into()),
+            ("x-rate-limit-reset".into(), reset.to_string()),
+        ],
+        r#"{"title":"Too Many Requests","detail":"Too Many Requests","type":"about:blank","status":429}"#.into(),
+    )
+}

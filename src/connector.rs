@@ -163,7 +163,7 @@ impl<H: HttpClient, S: TokenStore, C: Clock> Connector<H, S, C> {
         self.retries = RetryBudget::new(self.conn.retry);
     }
 
-    /// Retries the last call made (for its answer and the tests).
+    /// Retries the last call made.
     pub fn retries_made(&self) -> u32 {
         self.retries.retries_made()
     }

@@ -114,8 +114,9 @@ pub enum Failure<'a> {
 }
 
 impl<'a> Failure<'a> {
-    /// The failure of an attempt's outcome; none for a success, a 401 (the
-    /// token source's business) or an error that is not about the wire.
+    /// The failure of an attempt's outcome; none for a success or an error
+    /// that is not about the wire (a token-store failure, a malformed
+    /// answer). A 401 left after the replay is a status like any other.
     pub fn of(outcome: &'a Result<crate::http::Response, ConnectorError>) -> Option<Self> {
         match outcome {
             Ok(resp) if resp.status().is_success() => None,

@@ -315,17 +315,9 @@ fn outcome(r: &Result<String, CallError>, sent_again: bool) -> String {
         Ok(s) => s.clone(),
         Err(CallError::Trap(t)) => format!("TRAP: {t}"),
         Err(CallError::Connector(f)) => match &f.error {
-            ConnectorError::Transport(t) => format!(
-                "transport/{}",
-                match t.kind {
-                    integrator::bindings::wso2::twitter::types::TransportKind::Connect => "connect",
-                    integrator::bindings::wso2::twitter::types::TransportKind::Timeout => "timeout",
-                    integrator::bindings::wso2::twitter::types::TransportKind::Reset => "reset",
-                    integrator::bindings::wso2::twitter::types::TransportKind::TooLarge =>
-                        "too-large",
-                    _ => "other",
-                }
-            ),
+            ConnectorError::Transport(t) => {
+                format!("transport/{}", integrator::flow::transport_kind(t.kind))
+            }
             e => kind_name(e).to_string(),
         },
     }

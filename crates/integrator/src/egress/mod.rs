@@ -187,11 +187,10 @@ impl WasiHttpHooks for Outbound {
         // (a server dripping a byte at a time cannot hold it longer), and
         // within the call's deadline, which allows for its retries.
         let now = tokio::time::Instant::now();
-        let call_deadline = *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner());
-        let deadline = Some(call_deadline.map_or(now + cap, |d| d.min(now + cap)));
-        if let Some(d) = call_deadline {
+        if let Some(d) = *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner()) {
             cap = cap.min(d.saturating_duration_since(now));
         }
+        let deadline = Some(now + cap);
         let connect = effective(options.and_then(|o| o.connect_timeout), cap);
         let first_byte = effective(options.and_then(|o| o.first_byte_timeout), cap);
         let between = effective(options.and_then(|o| o.between_bytes_timeout), cap);

@@ -26,6 +26,14 @@ impl Allowance {
         requests: 1,
         waits: Duration::ZERO,
     };
+
+    /// Both allowances: a call's own and what its connection's retries add.
+    pub fn plus(self, other: Allowance) -> Allowance {
+        Allowance {
+            requests: self.requests + other.requests,
+            waits: self.waits + other.waits,
+        }
+    }
 }
 
 /// What a call of `operation` with `parameters` may take.

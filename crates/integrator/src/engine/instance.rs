@@ -164,8 +164,8 @@ impl ConnectorInstance {
     fn call_budget(&self) -> Duration {
         let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
         let one = (t * 2 + Duration::from_secs(5)).min(self.max_timeout * 2);
-        let requests = self.allowance.requests + self.retries.requests;
-        one * requests + self.allowance.waits + self.retries.waits
+        let a = self.allowance.plus(self.retries);
+        one * a.requests + a.waits
     }
 
     fn before_call(&mut self) -> Result<(), CallError> {
@@ -177,9 +177,8 @@ impl ConnectorInstance {
         let budget = self.call_budget();
         arm_deadline(&mut self.store, budget);
         let t = *self.timeout_cap.read().unwrap_or_else(|p| p.into_inner());
-        let allowed = t * (self.allowance.requests + self.retries.requests)
-            + self.allowance.waits
-            + self.retries.waits;
+        let a = self.allowance.plus(self.retries);
+        let allowed = t * a.requests + a.waits;
         *self.call_deadline.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(tokio::time::Instant::now() + allowed + Self::CALL_MARGIN);
         Ok(())

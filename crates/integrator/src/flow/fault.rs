@@ -136,7 +136,8 @@ impl std::fmt::Display for FaultKind {
     }
 }
 
-fn transport_kind(k: TransportKind) -> &'static str {
+/// A transport kind as flows read it in `${vars.error.transport}`.
+pub fn transport_kind(k: TransportKind) -> &'static str {
     match k {
         TransportKind::Connect => "connect",
         TransportKind::Dns => "dns",

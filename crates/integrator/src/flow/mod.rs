@@ -13,6 +13,7 @@ mod spend;
 use std::path::Path;
 
 pub use exec::{Fault, FaultKind, Integrator, Message};
+pub use fault::transport_kind;
 pub use parse::{FlowError, Project};
 
 use crate::descriptor::Descriptor;

@@ -94,6 +94,12 @@ pub(crate) struct FakeStore {
     pub(crate) leases_fail: Rc<Cell<bool>>,
     /// Another holder's save that lands just before our next save.
     pub(crate) before_next_save: Rc<RefCell<Option<Versioned>>>,
+    /// Another holder's save that lands as our next lease is granted (it
+    /// finished its refresh and let go just before we asked).
+    pub(crate) with_next_lease: Rc<RefCell<Option<Versioned>>>,
+    /// Leases granted and released.
+    pub(crate) leases_granted: Rc<Cell<u32>>,
+    pub(crate) leases_released: Rc<Cell<u32>>,
     pub(crate) families: Rc<RefCell<Vec<FamilyKey>>>,
 }
 
@@ -132,9 +138,22 @@ impl TokenStore for FakeStore {
         if self.down.get() || self.leases_fail.get() {
             return Err(down());
         }
-        Ok((!self.lease_held_by_other.get()).then_some(1))
+        if self.lease_held_by_other.get() {
+            return Ok(None);
+        }
+        if let Some(other) = self.with_next_lease.borrow_mut().take() {
+            *self.current.borrow_mut() = Some(other);
+        }
+        self.leases_granted.set(self.leases_granted.get() + 1);
+        Ok(Some(u64::from(self.leases_granted.get())))
     }
-    fn release_lease(&self, _f: &FamilyKey, _l: u64) {}
+    fn release_lease(&self, _f: &FamilyKey, lease: u64) {
+        assert!(
+            lease >= 1 && lease <= u64::from(self.leases_granted.get()),
+            "released a lease never granted: {lease}"
+        );
+        self.leases_released.set(self.leases_released.get() + 1);
+    }
 }
 
 #[derive(Clone)]

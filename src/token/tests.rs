@@ -393,3 +393,103 @@ fn an_unsaved_rotation_survives_the_store_losing_its_data_and_a_restart_from_the
     assert!(bodies[2].contains("refresh_token=R2"), "{}", bodies[2]);
     assert!(!bodies[2].contains("R0") && !bodies[2].contains("R1"));
 }
+
+fn leases(rig: &Rig) -> (u32, u32) {
+    (
+        rig.store.leases_granted.get(),
+        rig.store.leases_released.get(),
+    )
+}
+
+/// The lease is taken once per refresh and given back on every way out: a
+/// rotation saved, X refusing the token, the save failing. A call that
+/// needs no refresh takes none.
+#[test]
+fn each_refresh_takes_the_lease_once_and_always_gives_it_back() {
+    let rig = Rig::new();
+    let mut c = rig.connector(None, Some("R0"));
+    rig.http.push(200, &token_json("A1", "R1", 7200));
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert_eq!(leases(&rig), (1, 1));
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert_eq!(leases(&rig), (1, 1), "a fresh token needs no lease");
+
+    // The save fails: the lease is released all the same.
+    rig.clock.0.set(NOW + 7_200_000);
+    rig.store.saves_fail.set(true);
+    rig.http.push(200, &token_json("A2", "R2", 7200));
+    store_failure(c.get_me(&me()).unwrap_err());
+    assert_eq!(leases(&rig), (2, 2));
+    rig.store.saves_fail.set(false);
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert_eq!(leases(&rig), (2, 2), "saving a held set needs no lease");
+
+    // X refuses the token: released too.
+    rig.clock.0.set(NOW + 2 * 7_200_000);
+    rig.http.push(
+        400,
+        r#"{"error":"invalid_request","error_description":"Value passed for the token was invalid."}"#,
+    );
+    assert!(matches!(
+        c.get_me(&me()).unwrap_err(),
+        ConnectorError::OAuth(_)
+    ));
+    assert_eq!(leases(&rig), (3, 3));
+    assert_eq!(rig.http.token_bodies().len(), 3);
+}
+
+/// Another holder's refresh lands between our last read and the lease we
+/// are granted: the re-read under the lease finds it, and our (now spent)
+/// refresh token is never sent.
+#[test]
+fn a_rotation_saved_just_before_our_lease_is_adopted_not_refreshed_again() {
+    let rig = Rig::new();
+    let mut c = rig.connector(None, Some("R0"));
+    let origin = rig.store.current.borrow().clone().unwrap().tokens.origin;
+    *rig.store.with_next_lease.borrow_mut() = Some(Versioned {
+        version: 2,
+        tokens: TokenSet {
+            access_token: Some(Secret::new("A-other")),
+            refresh_token: Some(Secret::new("R-other")),
+            expires_at: Some(NOW + 7_200_000),
+            obtained_at: Some(NOW),
+            origin,
+        },
+    });
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert!(
+        rig.http.token_bodies().is_empty(),
+        "R0 was spent by the other holder"
+    );
+    assert_eq!(rig.http.api_auth(), vec!["Bearer A-other"]);
+    assert_eq!(leases(&rig), (1, 1));
+
+    // The same on a 401: the other holder's token answers it.
+    rig.http.push(
+        401,
+        r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#,
+    );
+    let origin = rig.store.current.borrow().clone().unwrap().tokens.origin;
+    *rig.store.with_next_lease.borrow_mut() = Some(Versioned {
+        version: 3,
+        tokens: TokenSet {
+            access_token: Some(Secret::new("A-third")),
+            refresh_token: Some(Secret::new("R-third")),
+            expires_at: Some(NOW + 7_200_000),
+            obtained_at: Some(NOW),
+            origin,
+        },
+    });
+    rig.http.push(200, ME);
+    c.get_me(&me()).unwrap();
+    assert!(rig.http.token_bodies().is_empty());
+    assert_eq!(
+        rig.http.api_auth(),
+        vec!["Bearer A-other", "Bearer A-other", "Bearer A-third"]
+    );
+    assert_eq!(leases(&rig), (2, 2));
+}

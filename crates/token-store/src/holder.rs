@@ -70,13 +70,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_process_is_alive_and_a_finished_child_is_dead() {
+    fn live_processes_are_alive_and_finished_ones_dead() {
         assert!(!is_dead(this_process()));
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         child.wait().unwrap();
         let holder = format!("{}/{pid}", this_host());
         assert!(is_dead(&holder), "{holder}");
+        // A live process on this host other than us keeps its lease (the
+        // check must ask the system, not only compare with our own pid).
+        let mut live = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let holder = format!("{}/{}", this_host(), live.id());
+        assert!(!is_dead(&holder), "a running process is alive: {holder}");
+        live.kill().unwrap();
+        live.wait().unwrap();
+        assert!(is_dead(&holder), "once reaped it is dead: {holder}");
         // Other hosts are never judged.
         assert!(!is_dead(&format!("elsewhere:1:2/{pid}")));
         assert!(!is_dead("garbage"));

@@ -330,21 +330,25 @@ fn a_frozen_redis_times_out_instead_of_hanging() {
 
 // ------------------------------------------------------ several processes
 
-/// Runs `role` in a child process of this test binary; waits for it.
+/// This test binary as a child process that plays `role` (see `child_process`).
+fn child_command(role: &str, spec: &str, conn: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    c.args([
+        "--ignored",
+        "--exact",
+        "child_process",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("TOKEN_STORE_CHILD", role)
+    .env("TOKEN_STORE_SPEC", spec)
+    .env("TOKEN_STORE_CONN", conn);
+    c
+}
+
+/// Runs `role` in a child process; waits for it.
 fn child(role: &str, spec: &str, conn: &str) -> std::process::Output {
-    std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_process",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("TOKEN_STORE_CHILD", role)
-        .env("TOKEN_STORE_SPEC", spec)
-        .env("TOKEN_STORE_CONN", conn)
-        .output()
-        .unwrap()
+    child_command(role, spec, conn).output().unwrap()
 }
 
 /// Not a test: what a child process does (see `child`).
@@ -367,6 +371,17 @@ fn child_process() {
                 .acquire_lease(&k, Duration::from_secs(60))
                 .unwrap()
                 .is_some());
+        }
+        // Takes the lease, says so, and holds it (alive) until its stdin
+        // closes; then exits without giving it back.
+        "hold-lease-while-alive" => {
+            assert!(store
+                .acquire_lease(&k, Duration::from_secs(60))
+                .unwrap()
+                .is_some());
+            println!("lease-held");
+            let mut rest = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut rest);
         }
         // 50 compare-and-swap increments of the access token's counter.
         "increment" => {
@@ -416,6 +431,42 @@ fn processes_share_the_store(spec: &str) {
     let end = store.load(&k).unwrap().unwrap();
     assert_eq!(end.tokens.access_token.unwrap().expose(), "200");
     assert_eq!(end.version, 201);
+
+    // A live holder on this machine keeps its lease; once it is gone, the
+    // lease is free at once (well before its minute is up).
+    let conn = unique("alive");
+    let mut holder = child_command("hold-lease-while-alive", spec, &conn)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(holder.stdout.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("lease-held") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        assert!(n > 0, "the holder ended before taking the lease: {seen}");
+        seen.push_str(&line);
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            store
+                .acquire_lease(&key(&conn), Duration::from_secs(60))
+                .unwrap(),
+            None,
+            "a live holder on this machine keeps its lease"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(holder.stdin.take());
+    assert!(holder.wait().unwrap().success());
+    assert!(
+        store
+            .acquire_lease(&key(&conn), Duration::from_secs(60))
+            .unwrap()
+            .is_some(),
+        "the holder exited: its lease is free"
+    );
 
     // A holder that died holding the lease blocks no one on this machine.
     let conn = unique("crash");

@@ -247,3 +247,54 @@ async fn two_instances_of_one_connection_share_the_rotation() {
         .expect("c adopts the stored family");
     assert_eq!(h.sim.stats().reuses_detected, 0);
 }
+
+/// Two instances of one connection call at the same moment, when neither
+/// holds an access token yet and again when X answers both with 401: one
+/// refresh each time (the other instance waits on the lease and adopts the
+/// result), and no refresh token is ever sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_calling_at_once_refresh_once_at_the_start_and_on_a_401() {
+    let h = Harness::new().await;
+    // X's latency makes the two calls overlap: the refresh is still in
+    // flight when the second instance asks for a token.
+    h.sim
+        .set_latency(endpoint::TOKEN, Some(Duration::from_millis(300)));
+    h.sim
+        .set_latency(endpoint::GET_ME, Some(Duration::from_millis(200)));
+    let pair = h.sim.issue_tokens(CLIENT_ID);
+    let cfg = h.config(None, Some(&pair.refresh_token));
+    let mut a = h.instance().await;
+    let mut b = h.instance().await;
+    a.init(&cfg).await.unwrap();
+    b.init(&cfg).await.unwrap();
+
+    let me = get_me_request();
+    let (ra, rb) = tokio::join!(a.get_me(&me), b.get_me(&me));
+    ra.expect("a at the first refresh");
+    rb.expect("b at the first refresh");
+    let s = h.sim.stats();
+    assert_eq!(s.refreshes, 1, "one refresh for both");
+    assert_eq!(s.reuses_detected, 0);
+    assert_eq!(s.requests[&endpoint::TOKEN], 1, "no token request refused");
+
+    // X forgets the access token: both calls are answered 401 at once.
+    h.sim.expire_access_tokens();
+    let (ra, rb) = tokio::join!(a.get_me(&me), b.get_me(&me));
+    ra.expect("a after the 401");
+    rb.expect("b after the 401");
+    let s = h.sim.stats();
+    assert_eq!(s.unauthorized, 2, "both calls met the 401");
+    assert_eq!(s.refreshes, 2, "one refresh for both 401s");
+    assert_eq!(s.reuses_detected, 0);
+    assert_eq!(s.revoked_families, 0);
+    assert_eq!(s.requests[&endpoint::TOKEN], 2);
+    assert_eq!(
+        s.max_in_flight[&endpoint::GET_ME],
+        2,
+        "the two instances' calls overlapped"
+    );
+    // Both go on with the newest set.
+    a.get_me(&me).await.expect("a afterwards");
+    b.get_me(&me).await.expect("b afterwards");
+    assert_eq!(h.sim.stats().refreshes, 2);
+}

@@ -99,6 +99,77 @@ fn run_prints_no_secret_an_upstream_echoes() {
     assert_no_secret("stdout", &out.to_string());
 }
 
+/// Secrets written into the flow itself (literal `<twitter.init>`
+/// parameters, no `${secret.}`) are masked like those from the environment,
+/// in an uncaught fault's message too: here the token endpoint echoes the
+/// whole request (the Basic header of the client credentials and the form
+/// with the refresh token) and nothing catches the fault.
+#[test]
+fn literal_init_secrets_are_masked_in_uncaught_faults() {
+    const CLIENT_SECRET: &str = "cs-PROBE-LITERAL-SECRET-321";
+    let echo = Hostile::start(|seen| {
+        json_reply(
+            400,
+            &serde_json::json!({
+                "error": "invalid_request",
+                "error_description": format!("bad request: {} {}", seen.head, seen.body),
+            })
+            .to_string(),
+        )
+    });
+    let flow = tempdir().join("literal.xml");
+    std::fs::write(
+        &flow,
+        format!(
+            r#"<sequence name="main">
+  <twitter.init>
+    <apiUrl>{url}</apiUrl><clientId>probe-app</clientId>
+    <clientSecret>{CLIENT_SECRET}</clientSecret>
+    <refreshToken>{REFRESH}</refreshToken>
+  </twitter.init>
+  <log><message>starting with {REFRESH}</message></log>
+  <twitter.getMe/>
+</sequence>"#,
+            url = echo.url()
+        ),
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "run",
+            "-vv",
+            flow.to_str().unwrap(),
+            "--token-store",
+            "memory",
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an uncaught fault: {}",
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    assert!(err.contains("uncaught fault"), "{err}");
+    // The echo reached the message, masked: the form and the Basic header.
+    assert!(err.contains("refresh_token=********"), "{err}");
+    assert!(err.to_ascii_lowercase().contains("basic ********"), "{err}");
+    assert!(err.contains("starting with ********"), "{err}");
+    use base64::Engine;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("probe-app:{CLIENT_SECRET}"));
+    for (what, text) in [
+        ("stdout", String::from_utf8_lossy(&o.stdout).into_owned()),
+        ("stderr", err),
+    ] {
+        assert_no_secret(what, &text);
+        for s in [CLIENT_SECRET, basic.as_str()] {
+            assert!(!text.contains(s), "{s} in {what}:\n{text}");
+        }
+    }
+}
+
 /// `serve` masks the same values in the headers a flow sets, and a log
 /// line cannot be split or carry terminal escapes.
 #[test]

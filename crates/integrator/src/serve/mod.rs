@@ -3,6 +3,7 @@
 //! from the request.
 
 pub mod listener;
+pub mod request;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,53 +15,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::server::graceful::GracefulShutdown;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::flow::parse::Resource;
-use crate::flow::{Integrator, Message};
+use crate::flow::redact::Redactor;
+use crate::flow::Integrator;
 use listener::{AcceptBackoff, ServerLimits, Verdict};
-
-/// Matches `path` against a uri-template like `/tweets/{id}`; `/*` matches any rest.
-fn match_template(template: &str, path: &str) -> Option<Map<String, Value>> {
-    let template = template.split('?').next().unwrap_or("/");
-    let t: Vec<&str> = template
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let p: Vec<&str> = path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
-    let mut params = Map::new();
-    for (i, seg) in t.iter().enumerate() {
-        if *seg == "*" {
-            return Some(params);
-        }
-        let actual = p.get(i)?;
-        if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            params.insert(name.to_string(), Value::String(percent_decode(actual)));
-        } else if seg != actual {
-            return None;
-        }
-    }
-    (t.len() == p.len()).then_some(params)
-}
-
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-fn query_params(q: Option<&str>) -> Map<String, Value> {
-    form_urlencoded::parse(q.unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-        .collect()
-}
+use request::Refusal;
 
 fn error_body(kind: &str, message: &str) -> Value {
     json!({"error": {"kind": kind, "message": message}})
@@ -69,8 +31,8 @@ fn error_body(kind: &str, message: &str) -> Value {
 /// An answer: JSON body with every known secret redacted, the flow's
 /// headers (a header HTTP cannot carry, e.g. one with CR/LF from upstream
 /// data, turns the answer into a 502 naming it, not a silent empty 200).
-fn answer(
-    integrator: &Integrator,
+pub fn answer(
+    redactor: &Redactor,
     status: u16,
     body: &Value,
     headers: &[(String, String)],
@@ -81,7 +43,7 @@ fn answer(
     for (k, v) in headers {
         match (
             http::HeaderName::from_bytes(k.as_bytes()),
-            http::HeaderValue::from_str(&integrator.redactor.output(v)),
+            http::HeaderValue::from_str(&redactor.output(v)),
         ) {
             (Ok(name), Ok(value)) => {
                 resp.headers_mut().append(name, value);
@@ -104,7 +66,7 @@ fn answer(
     );
     *resp.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
-    *resp.body_mut() = Full::new(Bytes::from(integrator.redactor.output(&body_text)));
+    *resp.body_mut() = Full::new(Bytes::from(redactor.output(&body_text)));
     resp
 }
 
@@ -116,7 +78,12 @@ fn refuse(
     message: &str,
     close: bool,
 ) -> hyper::Response<Full<Bytes>> {
-    let mut r = answer(integrator, status, &error_body(kind, message), &[]);
+    let mut r = answer(
+        &integrator.redactor,
+        status,
+        &error_body(kind, message),
+        &[],
+    );
     if close {
         r.headers_mut().insert(
             http::header::CONNECTION,
@@ -164,31 +131,6 @@ async fn read_body(
     Ok((buf.freeze(), held))
 }
 
-fn find<'a>(
-    integrator: &'a Integrator,
-    method: &str,
-    path: &str,
-) -> Result<(&'a Resource, Map<String, Value>), u16> {
-    let mut path_matched = false;
-    for api in &integrator.project.apis {
-        let Some(rest) = path.strip_prefix(api.context.as_str()) else {
-            continue;
-        };
-        if !(rest.is_empty() || rest.starts_with('/')) {
-            continue;
-        }
-        for r in &api.resources {
-            if let Some(params) = match_template(&r.uri_template, rest) {
-                path_matched = true;
-                if r.methods.iter().any(|m| m == method) {
-                    return Ok((r, params));
-                }
-            }
-        }
-    }
-    Err(if path_matched { 405 } else { 404 })
-}
-
 /// Today's spend and budget left per connection (JSON), for operators; a
 /// path no flow's API is expected to use.
 pub const SPEND_STATUS_PATH: &str = "/_integrator/spend";
@@ -203,37 +145,24 @@ async fn handle(
     let path = parts.uri.path().to_string();
     if path == SPEND_STATUS_PATH && parts.method == http::Method::GET {
         return match integrator.spend_status() {
-            Ok(v) => answer(&integrator, 200, &v, &[]),
+            Ok(v) => answer(&integrator.redactor, 200, &v, &[]),
             Err(e) => refuse(&integrator, 503, "token-store", &e.to_string(), false),
         };
     }
-    let (resource, path_params) = match find(&integrator, parts.method.as_str(), &path) {
-        Ok(found) => found,
-        Err(status) => {
-            return refuse(
-                &integrator,
-                status,
-                "no-resource",
-                &format!("no resource for {} {path}", parts.method),
-                false,
-            )
-        }
-    };
-    let max = limits.max_request_body;
-    let too_large = format!("the request body is over {} KiB (its limit)", max / 1024);
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return refuse(&integrator, 413, "too-large", &too_large, true);
+    let refused = |r: Refusal| refuse(&integrator, r.status, r.kind, &r.message, r.close);
+    let (resource, path_params) =
+        match request::route(&integrator.project, parts.method.as_str(), &path) {
+            Ok(found) => found,
+            Err(r) => return refused(r),
+        };
+    if let Err(r) = request::check_declared_length(&parts.headers, limits.max_request_body) {
+        return refused(r);
     }
     let (bytes, _held) =
         match tokio::time::timeout(limits.body_timeout, read_body(body, limits, budget)).await {
             Ok(Ok(read)) => read,
             Ok(Err(BodyError::TooLarge)) => {
-                return refuse(&integrator, 413, "too-large", &too_large, true)
+                return refused(request::too_large(limits.max_request_body))
             }
             Ok(Err(BodyError::Malformed)) => return refuse(
                 &integrator,
@@ -267,53 +196,9 @@ async fn handle(
                 )
             }
         };
-    let declared_json = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|ct| ct == "application/json" || ct.ends_with("+json"));
-    let payload = if bytes.is_empty() {
-        Value::Null
-    } else {
-        match serde_json::from_slice(&bytes) {
-            Ok(v) => v,
-            // A body that says it is JSON and is not is refused here, before
-            // any flow reads a field of it as missing and says so.
-            Err(e) if declared_json => {
-                return refuse(
-                    &integrator,
-                    400,
-                    "bad-request",
-                    &json_body_problem(&bytes, &e),
-                    true,
-                )
-            }
-            Err(_) => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-        }
-    };
-    let mut msg = Message {
-        payload,
-        headers: parts
-            .headers
-            .iter()
-            .filter(|(k, _)| *k != http::header::AUTHORIZATION && *k != http::header::COOKIE)
-            .filter_map(|(k, v)| {
-                Some((
-                    k.as_str().to_string(),
-                    Value::String(v.to_str().ok()?.to_string()),
-                ))
-            })
-            .collect(),
-        path_params,
-        query_params: query_params(parts.uri.query()),
-        ..Message::default()
+    let mut msg = match request::message(&parts.uri, &parts.headers, path_params, &bytes) {
+        Ok(msg) => msg,
+        Err(r) => return refused(r),
     };
     tracing::info!(target: "integrator::serve", method = %parts.method, path, "request");
     match integrator
@@ -335,7 +220,7 @@ async fn handle(
                 false,
             ),
             status => answer(
-                &integrator,
+                &integrator.redactor,
                 status.unwrap_or(200),
                 &msg.payload,
                 &msg.response_headers,
@@ -433,43 +318,4 @@ pub fn describe_routes(integrator: &Integrator, addr: SocketAddr) -> Vec<String>
         }
     }
     out
-}
-
-/// Why a body declared as JSON could not be read, in words for the client.
-fn json_body_problem(bytes: &[u8], e: &serde_json::Error) -> String {
-    if let Err(bad) = std::str::from_utf8(bytes) {
-        return format!(
-            "the request body is not UTF-8 (an invalid byte at offset {})",
-            bad.valid_up_to()
-        );
-    }
-    if e.to_string().contains("recursion limit") {
-        return "the request body's JSON is nested too deeply (at most 128 levels)".into();
-    }
-    format!(
-        "the request body is not valid JSON (line {}, column {}: {})",
-        e.line(),
-        e.column(),
-        match e.classify() {
-            serde_json::error::Category::Eof => "it ends too early",
-            serde_json::error::Category::Syntax => "a syntax error",
-            _ => "unreadable",
-        }
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn templates() {
-        let p = match_template("/tweets/{id}", "/tweets/123").unwrap();
-        assert_eq!(p["id"], "123");
-        assert!(match_template("/tweets/{id}", "/tweets").is_none());
-        assert!(match_template("/me", "/me").unwrap().is_empty());
-        assert!(match_template("/", "").is_some());
-        assert!(match_template("/*", "/a/b").is_some());
-        assert_eq!(match_template("/s/{q}", "/s/a%20b").unwrap()["q"], "a b");
-    }
 }

@@ -58,11 +58,11 @@ fn login_then_a_flow_without_tokens_then_a_refresh_then_revoke() {
     assert!(query_param(&url, "scope").contains("offline.access"));
 
     // A flow with no tokens in it runs on the stored family.
-    let v = run_main(&s);
+    let v = run_main(&s, 0);
     assert_eq!(v["user"]["username"], "sandbox_dev", "{v}");
     // Then a refresh works.
     sim.expire_access_tokens();
-    let v = run_main(&s);
+    let v = run_main(&s, 0);
     assert_eq!(v["deleted"], true, "{v}");
     let st = sim.stats();
     assert_eq!((st.refreshes, st.reuses_detected), (1, 0));
@@ -76,7 +76,7 @@ fn login_then_a_flow_without_tokens_then_a_refresh_then_revoke() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("Revoked"));
     assert_eq!(sim.stats().revocations, 1);
     // The next call fails with refresh-failed and the login hint.
-    let v = run_main(&s);
+    let v = run_main(&s, 3);
     assert_eq!(v["error"]["kind"], "refresh-failed", "{v}");
     assert!(
         v["error"]["hint"]
@@ -431,6 +431,6 @@ fn a_confidential_client_logs_in_with_its_secret_from_the_environment() {
         ],
         &[("INTEGRATOR_TOKEN_STORE", s.store.as_str())],
     );
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(4), "a configuration problem");
     assert!(stderr(&o).contains("NOT_SET_ANYWHERE"), "{}", stderr(&o));
 }

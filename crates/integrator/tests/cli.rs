@@ -110,7 +110,12 @@ fn results_carry_their_cost_at_the_operator_s_price_table() {
     // A broken one stops the start, naming the file and what is wrong.
     std::fs::write(&table, shipped.replace("\"Posts: Read\"", "\"Post: Read\"")).unwrap();
     let o = run(&["run", "--sandbox", &prices, flow], &[]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "a configuration problem: {}",
+        stderr(&o)
+    );
     let err = stderr(&o);
     assert!(
         err.contains("prices.json") && err.contains("unknown unit `Post: Read`"),
@@ -137,7 +142,12 @@ fn compile_ahead_makes_the_first_run_load_from_the_cache() {
     let file = home.join("not-a-directory");
     std::fs::write(&file, "").unwrap();
     let o = run(&["compile"], &[("XDG_CACHE_HOME", file.to_str().unwrap())]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "a configuration problem: {}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("did not keep it"), "{}", stderr(&o));
 }
 
@@ -352,7 +362,7 @@ fn faults_are_caught_by_on_error_or_end_the_run() {
     let err = stderr(&o);
     assert!(err.contains("uncaught fault"), "{err}");
     assert!(
-        err.contains("examples/faults.xml:34: <twitter.deleteTweet>"),
+        err.contains("examples/faults.xml:36: <twitter.deleteTweet>"),
         "{err}"
     );
     assert!(err.contains("not-found"), "{err}");
@@ -481,7 +491,7 @@ fn a_descriptor_that_does_not_match_the_component_is_refused() {
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(4), "the package is the configuration");
     let err = stderr(&o);
     assert!(
         err.contains("bookmarkTweet (export `bookmark-tweet`)"),

@@ -317,7 +317,7 @@ fn a_corrupt_store_file_stops_before_anything_is_sent() {
         &["run", "examples/operations.xml", "--sequence", "get_me"],
         &e,
     );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(5), "a store problem: {}", stderr(&o));
     assert!(
         stderr(&o).contains("not an SQLite database") && stderr(&o).contains(&db),
         "{}",
@@ -357,7 +357,7 @@ fn a_wrong_store_key_is_a_clear_error_never_a_new_family() {
     // Wrong key: refused with the reason, nothing sent to X.
     live.sim.expire_access_tokens();
     let o = with_key(wrong);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(5), "a store problem");
     assert!(stderr(&o).contains("wrong store key"), "{}", stderr(&o));
     assert!(!stderr(&o).contains(wrong));
     let after = live.sim.stats();
@@ -368,7 +368,7 @@ fn a_wrong_store_key_is_a_clear_error_never_a_new_family() {
     );
     // A malformed key names the rule.
     let o = with_key("not-a-key");
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(5), "a store problem");
     assert!(
         stderr(&o).contains("INTEGRATOR_STORE_KEY must be 32"),
         "{}",

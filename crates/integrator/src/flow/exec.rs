@@ -115,6 +115,7 @@ impl Integrator {
                 };
                 tracing::debug!(target: "integrator::flow", kind = %fault.kind, handler = %handler.name, "fault caught");
                 set_error(msg, &fault);
+                msg.fault_caught = Some(fault.kind);
                 // A fault inside the handler is not caught again.
                 Box::pin(self.run_body(&handler.body, msg))
                     .await

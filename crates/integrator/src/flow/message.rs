@@ -23,6 +23,9 @@ pub struct Message {
     pub depth: u32,
     /// Mediators run for this message so far (see [`MAX_STEPS`]).
     pub steps: u32,
+    /// The last fault an `onError` or fault sequence caught (`run` exits
+    /// with its own code unless the handler marks it handled).
+    pub fault_caught: Option<super::fault::FaultKind>,
 }
 
 /// Deeper `<sequence key>` nesting is taken for runaway recursion.

@@ -170,7 +170,9 @@ pub fn setup() -> Setup {
     Setup { live, port, store }
 }
 
-pub fn run_main(s: &Setup) -> serde_json::Value {
+/// Runs examples/main.xml on the stored tokens; `expect` is the exit code
+/// (0, or 3 when its onError sequence caught a fault).
+pub fn run_main(s: &Setup, expect: i32) -> serde_json::Value {
     let url = s.live.sim.url();
     let o = run(
         &["run", "examples/main.xml"],
@@ -180,7 +182,7 @@ pub fn run_main(s: &Setup) -> serde_json::Value {
             ("INTEGRATOR_TOKEN_STORE", s.store.as_str()),
         ],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(expect), "{}", stderr(&o));
     stdout_json(&o)
 }
 

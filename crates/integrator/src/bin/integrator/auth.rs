@@ -8,7 +8,8 @@ use anyhow::Context;
 use integrator::descriptor;
 use integrator::{Runtime, RuntimeOptions};
 
-use crate::flows::{connector_package, setup_failed, Setup};
+use crate::exit::{setup_failed, Setup};
+use crate::flows::connector_package;
 use crate::{AuthAction, AuthArgs};
 
 /// The runtime and component for the `auth` commands, on the chosen store.
@@ -27,17 +28,17 @@ fn auth_runtime(
         args.store.token_store.as_deref(),
         args.store.store_key_file.as_deref(),
     )
-    .map_err(Setup)?;
+    .map_err(Setup::store)?;
     let runtime = Runtime::new(RuntimeOptions {
         token_store: store.clone(),
         ..RuntimeOptions::default()
     })
-    .map_err(Setup)?;
+    .map_err(Setup::config)?;
     let loaded = runtime
         .load_bytes(&package.wasm)
         .with_context(|| format!("loading the component of {}", path.display()))
-        .map_err(Setup)?;
-    descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup)?;
+        .map_err(Setup::config)?;
+    descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup::config)?;
     Ok((runtime, loaded, store))
 }
 
@@ -49,7 +50,7 @@ fn secret_from_env(var: Option<&str>) -> Result<Option<integrator::secret::Secre
             .filter(|s| !s.is_empty())
             .map(|s| Some(integrator::secret::Secret::new(s)))
             .ok_or_else(|| {
-                Setup(anyhow::anyhow!(
+                Setup::config(anyhow::anyhow!(
                     "--client-secret-env {v}: the environment variable {v} is not set"
                 ))
             }),

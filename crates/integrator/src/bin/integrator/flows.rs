@@ -1,9 +1,9 @@
 //! `run`, `serve` and `check`: loading the connector and the flows.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::exit::Setup;
 use crate::store;
 use anyhow::Context;
 use integrator::connections::ConnectionRedirect;
@@ -14,20 +14,17 @@ use integrator::{Runtime, RuntimeOptions};
 
 use crate::Common;
 
-/// A failure before anything runs (exit 2).
-pub struct Setup(pub anyhow::Error);
-
 /// The connector package `--connector` names, else the default one found.
 pub fn connector_package(given: Option<&Path>) -> Result<(PathBuf, descriptor::Package), Setup> {
     let path = match given {
         Some(p) => p.to_path_buf(),
         None => descriptor::locate_default().ok_or_else(|| {
-            Setup(anyhow::anyhow!(
+            Setup::config(anyhow::anyhow!(
                 "no connector found: run ./build.sh, or pass --connector PATH"
             ))
         })?,
     };
-    let package = descriptor::load(&path).map_err(Setup)?;
+    let package = descriptor::load(&path).map_err(Setup::config)?;
     Ok((path, package))
 }
 
@@ -40,7 +37,7 @@ async fn sandbox(common: &Common) -> Result<Option<Box<dyn ConnectionRedirect>>,
     let sandbox = integrator::connections::sandbox::Sandbox::start(tier, common.sandbox_credits)
         .await
         .context("starting the sandbox")
-        .map_err(Setup)?;
+        .map_err(Setup::config)?;
     sandbox.sim.set_enterprise(common.sandbox_enterprise);
     Ok(Some(Box::new(sandbox)))
 }
@@ -59,21 +56,21 @@ pub fn compile(connector: Option<&Path>) -> Result<(), Setup> {
         ..RuntimeOptions::default()
     };
     let Some(cache_dir) = options.cache_dir.clone() else {
-        return Err(Setup(anyhow::anyhow!(
+        return Err(Setup::config(anyhow::anyhow!(
             "no cache directory: set XDG_CACHE_HOME or HOME"
         )));
     };
-    let runtime = Runtime::new(options).map_err(Setup)?;
+    let runtime = Runtime::new(options).map_err(Setup::config)?;
     let loaded = runtime
         .load_bytes(&package.wasm)
         .with_context(|| format!("loading the component of {}", path.display()))
-        .map_err(Setup)?;
-    descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup)?;
+        .map_err(Setup::config)?;
+    descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup::config)?;
     // What `run` will do next: load it from the cache. A cache that could
     // not be written (logged with -v) fails here, not on the first run.
-    let again = runtime.load_bytes(&package.wasm).map_err(Setup)?;
+    let again = runtime.load_bytes(&package.wasm).map_err(Setup::config)?;
     if again.load_kind != integrator::LoadKind::Cached {
-        return Err(Setup(anyhow::anyhow!(
+        return Err(Setup::config(anyhow::anyhow!(
             "compiled, but the code cache in {} did not keep it (-v says why)",
             cache_dir.display()
         )));
@@ -101,17 +98,17 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
             common.store.token_store.as_deref(),
             common.store.store_key_file.as_deref(),
         )
-        .map_err(Setup)?
+        .map_err(Setup::store)?
     };
     tracing::info!(target: "integrator::tokens", backend = %token_store.describe(), "token store");
     let ledger: Arc<dyn spend_ledger::SpendLedger> = if common.sandboxed() {
         Arc::new(spend_ledger::MemoryLedger::new())
     } else {
-        store::open_ledger(common.store.token_store.as_deref()).map_err(Setup)?
+        store::open_ledger(common.store.token_store.as_deref()).map_err(Setup::store)?
     };
     let prices = match &common.prices {
         Some(path) => Some(Arc::new(
-            integrator::costs::load_table(path).map_err(Setup)?,
+            integrator::costs::load_table(path).map_err(Setup::config)?,
         )),
         None => None,
     };
@@ -125,15 +122,15 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
         on_token: Some(Arc::new(move |t: &str| seen.add(t))),
         ..RuntimeOptions::default()
     };
-    let runtime = Runtime::new(options).map_err(Setup)?;
+    let runtime = Runtime::new(options).map_err(Setup::config)?;
     let loaded = runtime
         .load_bytes(&package.wasm)
         .with_context(|| format!("loading the component of {}", path.display()))
-        .map_err(Setup)?;
+        .map_err(Setup::config)?;
     tracing::info!(target: "integrator", kind = ?loaded.load_kind, ms = loaded.load_time.as_millis() as u64, "connector ready");
-    descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup)?;
+    descriptor::check_against(&package.descriptor, &loaded.exports).map_err(Setup::config)?;
     let files: Vec<&Path> = flows.iter().map(PathBuf::as_path).collect();
-    let project = flow::load_project(&files, &package.descriptor).map_err(|e| Setup(e.into()))?;
+    let project = flow::load_project(&files, &package.descriptor).map_err(Setup::usage)?;
     let redirect = sandbox(common).await?;
     Ok(Integrator::new(
         runtime,
@@ -144,12 +141,6 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
         redactor,
     )
     .with_ledger(ledger))
-}
-
-/// A failure before anything runs: exit code 2.
-pub fn setup_failed(e: Setup) -> ExitCode {
-    eprintln!("error: {:#}", e.0);
-    ExitCode::from(2)
 }
 
 pub fn parse_var(s: &str) -> anyhow::Result<(String, serde_json::Value)> {

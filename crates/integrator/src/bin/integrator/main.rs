@@ -2,6 +2,7 @@
 //! manages its connections' tokens. One module per command group.
 
 mod auth;
+mod exit;
 mod flows;
 mod login;
 mod store;
@@ -16,7 +17,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use integrator::flow::Message;
 
-use flows::{parse_var, prepare, setup_failed, shutdown_signal, Setup};
+use exit::{setup_failed, Exit, Setup, FAULT_HANDLED};
+use flows::{parse_var, prepare, shutdown_signal};
 
 #[derive(Parser)]
 #[command(
@@ -137,13 +139,13 @@ impl LimitArgs {
             if v.is_finite() && v > 0.0 && v <= 3600.0 {
                 Ok(std::time::Duration::from_secs_f64(v))
             } else {
-                Err(Setup(anyhow::anyhow!(
+                Err(Setup::usage(anyhow::anyhow!(
                     "--{name} must be more than 0 and at most 3600 seconds"
                 )))
             }
         };
         if self.max_connections == 0 || self.max_request_body == 0 || self.max_buffered == 0 {
-            return Err(Setup(anyhow::anyhow!(
+            return Err(Setup::usage(anyhow::anyhow!(
                 "--max-connections, --max-request-body and --max-buffered must be at least 1"
             )));
         }
@@ -395,11 +397,11 @@ async fn run(cli: Cli) -> ExitCode {
                     Ok((k, val)) => {
                         msg.vars.insert(k, val);
                     }
-                    Err(e) => return setup_failed(Setup(e)),
+                    Err(e) => return setup_failed(Setup::usage(e)),
                 }
             }
             let Some(name) = sequence.or_else(|| integrator.project.main.clone()) else {
-                return setup_failed(Setup(anyhow::anyhow!(
+                return setup_failed(Setup::usage(anyhow::anyhow!(
                     "the flow defines no <sequence> to run"
                 )));
             };
@@ -413,14 +415,34 @@ async fn run(cli: Cli) -> ExitCode {
                             &serde_json::to_string_pretty(&msg.payload).unwrap_or_default()
                         )
                     );
-                    ExitCode::SUCCESS
+                    let handled = msg
+                        .properties
+                        .get(FAULT_HANDLED)
+                        .is_some_and(integrator::flow::expr::truthy);
+                    match msg.fault_caught {
+                        Some(kind) if !handled => {
+                            eprintln!(
+                                "error: the flow caught a fault ({kind}) and did not mark it handled \
+                                 (set the property {FAULT_HANDLED} to true in the handler to exit 0)"
+                            );
+                            Exit::HandledFault.into()
+                        }
+                        _ => ExitCode::SUCCESS,
+                    }
                 }
                 Err(fault) => {
                     eprintln!(
                         "error: uncaught fault: {}",
                         integrator.redactor.log_line(&fault.to_string())
                     );
-                    ExitCode::from(1)
+                    // A store the runtime cannot use is found at the first
+                    // token read (a wrong key): the store's code, not a
+                    // fault's, so a supervisor does not retry it.
+                    if fault.kind == integrator::flow::FaultKind::TokenStore {
+                        Exit::Store.into()
+                    } else {
+                        Exit::Fault.into()
+                    }
                 }
             }
         }
@@ -439,14 +461,16 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => return setup_failed(e),
             };
             if integrator.project.apis.is_empty() {
-                return setup_failed(Setup(anyhow::anyhow!(
+                return setup_failed(Setup::usage(anyhow::anyhow!(
                     "the flow files define no <api> to serve"
                 )));
             }
             let listener = match tokio::net::TcpListener::bind(listen).await {
                 Ok(l) => l,
                 Err(e) => {
-                    return setup_failed(Setup(anyhow::anyhow!("cannot listen on {listen}: {e}")))
+                    return setup_failed(Setup::config(anyhow::anyhow!(
+                        "cannot listen on {listen}: {e}"
+                    )))
                 }
             };
             let addr = listener.local_addr().unwrap_or(listen);

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use crate::store;
 
-use crate::flows::{setup_failed, Setup};
+use crate::exit::{setup_failed, Setup};
 use crate::{StoreArgs, TokensAction};
 
 pub fn run(action: TokensAction, store: StoreArgs) -> ExitCode {
@@ -13,7 +13,7 @@ pub fn run(action: TokensAction, store: StoreArgs) -> ExitCode {
         store.store_key_file.as_deref(),
     ) {
         Ok(s) => s,
-        Err(e) => return setup_failed(Setup(e)),
+        Err(e) => return setup_failed(Setup::store(e)),
     };
     let done = match action {
         TokensAction::List { json: true } => store::list_json(opened.as_ref())

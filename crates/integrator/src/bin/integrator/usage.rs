@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use spend_ledger::{period, UsageRow};
 use x_pricing::format_usd;
 
-use crate::flows::{setup_failed, Setup};
+use crate::exit::{setup_failed, Setup};
 use crate::store;
 use crate::StoreArgs;
 
@@ -22,7 +22,7 @@ pub struct UsageArgs {
 pub fn run(args: UsageArgs) -> ExitCode {
     let ledger = match store::open_ledger(args.store.token_store.as_deref()) {
         Ok(l) => l,
-        Err(e) => return setup_failed(Setup(e)),
+        Err(e) => return setup_failed(Setup::store(e)),
     };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -128,3 +128,108 @@ fn each_exit_code_is_driven_by_a_flow() {
     let o = run(&["tokens", "list", "--token-store", s], &[]);
     assert_eq!(code(&o), Some(5), "{}", stderr(&o));
 }
+
+/// `${env.NAME}` and `${secret.NAME}` unset: `check` warns, naming the
+/// variable and where; `run` fails there, naming it, before anything is
+/// sent; an init parameter that is only the reference is left out (the
+/// connector's default applies); `??` and `exists` make a variable optional.
+#[test]
+fn an_unset_variable_is_a_warning_at_check_and_a_failure_at_run_never_an_empty_value() {
+    let live = LiveSim::start();
+    let pair = live.sim.issue_tokens("cli-client");
+    let url = live.sim.url();
+    let path = tempdir().join("unset.xml");
+    std::fs::write(
+        &path,
+        r#"<definitions xmlns="http://ws.apache.org/ns/synapse">
+  <sequence name="main">
+    <twitter.init>
+      <apiUrl>${env.X_API_URL}</apiUrl>
+      <timeout>${env.UNSET_TIMEOUT}</timeout>
+      <clientId>${env.X_CLIENT_ID}</clientId>
+      <refreshToken>${secret.X_REFRESH_TOKEN}</refreshToken>
+    </twitter.init>
+    <twitter.getMe><responseVariable>me</responseVariable></twitter.getMe>
+    <property name="suffix" expression="${env.UNSET_SUFFIX ?? 'no suffix'}"/>
+    <filter xpath="${exists(env.UNSET_FLAG)}">
+      <then><property name="flag" value="set"/></then>
+    </filter>
+    <twitter.createTweet><text>posted by ${vars.me.payload.data.username}: ${env.UNSET_POST_TEXT}</text></twitter.createTweet>
+  </sequence>
+</definitions>"#,
+    )
+    .unwrap();
+    let flow = path.to_str().unwrap();
+    let env = [
+        ("X_API_URL", url.as_str()),
+        ("X_CLIENT_ID", "cli-client"),
+        ("X_REFRESH_TOKEN", pair.refresh_token.as_str()),
+    ];
+
+    // check: one warning, for the text; the optional ones and the init
+    // parameter that is left out are fine.
+    let o = run(&["check", flow], &env);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    let warnings: Vec<String> = stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains(":14: <text>")
+            && warnings[0].contains("the environment variable `UNSET_POST_TEXT` is not set"),
+        "{warnings:?}"
+    );
+    // Without the client id: check names it too.
+    let o = run(&["check", flow], &env[..1]);
+    assert!(
+        stderr(&o).contains("`X_CLIENT_ID` is not set"),
+        "{}",
+        stderr(&o)
+    );
+
+    // run: getMe went out (the unset timeout left out), the post did not.
+    let o = run(&["run", flow, "--token-store", "memory"], &env);
+    assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("uncaught fault") && err.contains(":14: <twitter.createTweet>"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the environment variable `UNSET_POST_TEXT` is not set"),
+        "{err}"
+    );
+    let st = live.sim.stats();
+    assert_eq!(st.requests_to(x_sim::endpoint::GET_ME), 1);
+    assert_eq!(
+        st.requests_to(x_sim::endpoint::CREATE_TWEET),
+        0,
+        "nothing posted"
+    );
+
+    // Set, the same flow posts (a new family: the memory store forgot the
+    // rotated token).
+    let fresh = live.sim.issue_tokens("cli-client");
+    let mut env = env.to_vec();
+    env[2].1 = fresh.refresh_token.as_str();
+    env.push(("UNSET_POST_TEXT", "now it is set"));
+    let o = run(&["run", flow, "--token-store", "memory"], &env);
+    assert_eq!(code(&o), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        live.sim.stats().requests_to(x_sim::endpoint::CREATE_TWEET),
+        1
+    );
+
+    // A required init parameter from an unset variable: named, nothing sent.
+    let before = live.sim.stats().total_requests();
+    let o = run(&["run", flow, "--token-store", "memory"], &env[..1]);
+    assert_eq!(code(&o), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`clientId` is required, and the environment variable `X_CLIENT_ID`"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(live.sim.stats().total_requests(), before);
+}

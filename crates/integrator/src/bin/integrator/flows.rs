@@ -143,6 +143,28 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
     .with_ledger(ledger))
 }
 
+/// What `check` warns about: each variable the flows read where the run
+/// would fail because it is not set here.
+pub fn unset_variables(project: &integrator::flow::Project, sandboxed: bool) -> Vec<String> {
+    use integrator::flow::parse::WhenUnset;
+    let mut out = Vec::new();
+    for u in &project.environment {
+        let fails = match u.when_unset {
+            WhenUnset::Fine | WhenUnset::LeftOut => false,
+            WhenUnset::FailsUnlessSandbox => !sandboxed,
+            WhenUnset::Fails => true,
+        };
+        if fails && std::env::var_os(&u.reference.name).is_none() {
+            out.push(format!(
+                "{}: {} is not set here: a run fails at this point",
+                u.pos,
+                u.reference.describe()
+            ));
+        }
+    }
+    out
+}
+
 pub fn parse_var(s: &str) -> anyhow::Result<(String, serde_json::Value)> {
     let (k, v) = s.split_once('=').context("--var takes NAME=VALUE")?;
     let value =

@@ -371,6 +371,9 @@ async fn run(cli: Cli) -> ExitCode {
         },
         Command::Check { flows, common } => match prepare(&common, &flows).await {
             Ok(i) => {
+                for w in flows::unset_variables(&i.project, common.sandboxed()) {
+                    eprintln!("warning: {w}");
+                }
                 eprintln!(
                     "ok: {} sequence(s), {} api(s), {} local entr(y/ies)",
                     i.project.sequences.len(),

@@ -1,8 +1,10 @@
 //! Synapse expressions: `${vars.x.y}`, `${payload.items[0].id}`,
 //! `${properties.p}`, `${env.NAME}`, `${secret.NAME}`, `${params.pathParams.id}`,
-//! `${headers.h}`, literals, `== != < <= > >= && || ! + - * / %`, and a few
-//! functions (`exists`, `length`, `toString`, `toUpper`, `toLower`,
-//! `contains`). Values are JSON.
+//! `${headers.h}`, literals, `== != < <= > >= && || ! + - * / % ??`, and a
+//! few functions (`exists`, `length`, `toString`, `toUpper`, `toLower`,
+//! `contains`). Values are JSON. An environment variable or secret that is
+//! not set is an error naming it, unless the expression says it is optional
+//! (`env.X ?? 'default'`, `exists(env.X)`): see [`environment`].
 //!
 //! Templates mix text with expressions: `Hello ${vars.name}`, plus the older
 //! `{$ctx:name}` (a property), `{uri.var.id}` (a path parameter) and
@@ -24,6 +26,10 @@ pub trait Scope {
     }
     /// A secret by name (from the environment); the scope remembers it for redaction.
     fn secret(&self, name: &str) -> Option<String>;
+    /// An environment variable (`env.NAME`).
+    fn env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
     fn property(&self, name: &str) -> Option<Value>;
     fn path_param(&self, name: &str) -> Option<Value>;
 }
@@ -55,6 +61,8 @@ pub enum Op {
     Mul,
     Div,
     Rem,
+    /// `a ?? b`: `a`, or `b` when `a` is null or an unset variable.
+    Coalesce,
 }
 
 const ROOTS: &[&str] = &[
@@ -100,6 +108,7 @@ impl Function {
     }
 }
 
+pub mod environment;
 mod parser;
 mod template;
 
@@ -212,8 +221,9 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
         Expr::Field(base, name) => {
             if let Expr::Root(r) = base.as_ref() {
                 match r.as_str() {
-                    "secret" => {
-                        return Ok(scope.secret(name).map(Value::String).unwrap_or(Value::Null))
+                    "secret" | "env" => {
+                        return environment::Reference::of(e)
+                            .map_or(Ok(Value::Null), |r| r.required(scope))
                     }
                     "properties" | "props" => {
                         return Ok(scope.property(name).unwrap_or(Value::Null))
@@ -240,6 +250,9 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
         Expr::Not(x) => Value::Bool(!truthy(&eval(x, scope)?)),
         Expr::Neg(x) => number(-as_f64(&eval(x, scope)?).ok_or("`-` needs a number")?),
         Expr::Bin(l, op, r) => {
+            if *op == Op::Coalesce {
+                return environment::coalesce(e, scope);
+            }
             let a = eval(l, scope)?;
             match op {
                 Op::And => return Ok(Value::Bool(truthy(&a) && truthy(&eval(r, scope)?))),
@@ -281,6 +294,13 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
                 }
             }
         }
+        Expr::Call(Function::Exists, args) => {
+            let found = match args.first() {
+                Some(a) => environment::optional(a, scope)?,
+                None => Value::Null,
+            };
+            Value::Bool(!found.is_null())
+        }
         Expr::Call(f, args) => {
             let vals = args
                 .iter()
@@ -288,6 +308,7 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, String> {
                 .collect::<Result<Vec<_>, _>>()?;
             let arg = |i: usize| vals.get(i).cloned().unwrap_or(Value::Null);
             match f {
+                // Taken by the arm above (an unset variable is not an error there).
                 Function::Exists => Value::Bool(!arg(0).is_null()),
                 Function::Not => Value::Bool(!truthy(&arg(0))),
                 Function::Length => Value::from(match arg(0) {

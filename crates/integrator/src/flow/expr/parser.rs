@@ -66,7 +66,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             out.push(Tok::Ident(chars[start..i].iter().collect()));
         } else {
             let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-            let sym = ["==", "!=", "<=", ">=", "&&", "||"]
+            let sym = ["==", "!=", "<=", ">=", "&&", "||", "??"]
                 .into_iter()
                 .find(|s| *s == two);
             if let Some(s) = sym {
@@ -153,6 +153,7 @@ impl Parser {
 
     fn binary_inner(&mut self, level: usize) -> Result<Deep, String> {
         const LEVELS: &[&[(&str, Op)]] = &[
+            &[("??", Op::Coalesce)],
             &[("||", Op::Or)],
             &[("&&", Op::And)],
             &[("==", Op::Eq), ("!=", Op::Ne)],

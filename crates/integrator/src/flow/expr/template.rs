@@ -121,7 +121,11 @@ impl Template {
             Part::Expr(e) => eval(e, scope)?,
             Part::Property(n) => scope.property(n).unwrap_or(Value::Null),
             Part::PathParam(n) => scope.path_param(n).unwrap_or(Value::Null),
-            Part::Secret(n) => scope.secret(n).map(Value::String).unwrap_or(Value::Null),
+            Part::Secret(n) => super::environment::Reference {
+                source: super::environment::Source::Secret,
+                name: n.clone(),
+            }
+            .required(scope)?,
         })
     }
 }

@@ -26,6 +26,15 @@ pub(super) fn operation_params(
             ),
         )
     })?;
+    // Init parameters: one that is only `${env.X}` is left out when X is unset.
+    let param = |cx: &Ctx, n: Node, src: &str, name: &str| {
+        let init = (operation == "init").then(|| {
+            op.parameters
+                .iter()
+                .any(|p| p.answers_to(name) && p.required)
+        });
+        cx.parameter(n, src, init)
+    };
     let mut params = Vec::new();
     let mut response_variable = None;
     let mut overwrite_body = false;
@@ -45,7 +54,7 @@ pub(super) fn operation_params(
                 if params.iter().any(|(p, _)| p == name) {
                     return Err(cx.err(c, format!("parameter `{name}` is given twice")));
                 }
-                params.push((name.to_string(), cx.template(c, &text_of(c))?));
+                params.push((name.to_string(), param(cx, c, &text_of(c), name)?));
             }
         }
     }
@@ -59,7 +68,7 @@ pub(super) fn operation_params(
         } else if a.name() == "overwriteBody" {
             overwrite_body = bool_attr(cx, n, a.value())?;
         } else if op.parameters.iter().any(|p| p.answers_to(a.name())) {
-            params.push((a.name().to_string(), cx.template(n, a.value())?));
+            params.push((a.name().to_string(), param(cx, n, a.value(), a.name())?));
         } else {
             return Err(cx.err(
                 n,

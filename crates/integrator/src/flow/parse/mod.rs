@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use super::expr::environment::Reference;
 use super::expr::Template;
 use crate::descriptor::Descriptor;
 
@@ -194,12 +195,39 @@ pub struct Project {
     pub apis: Vec<Api>,
     /// The sequence `run` starts with: the first top-level one.
     pub main: Option<String>,
+    /// Every environment variable and secret the flows read, in order.
+    pub environment: Vec<EnvironmentUse>,
+}
+
+/// An environment variable or secret a flow reads, and what happens there
+/// when it is not set (`integrator check` warns where the run would fail).
+#[derive(Debug, Clone)]
+pub struct EnvironmentUse {
+    pub reference: Reference,
+    pub pos: Pos,
+    pub when_unset: WhenUnset,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenUnset {
+    /// Under `??` or `exists`: the flow said it is optional.
+    Fine,
+    /// A `<twitter.init>` parameter that is only this reference: left out,
+    /// and the connector's default applies.
+    LeftOut,
+    /// The same for a parameter init requires: the run fails, unless the
+    /// sandbox fills it in.
+    FailsUnlessSandbox,
+    /// The run fails here, naming it.
+    Fails,
 }
 
 struct Ctx<'a> {
     file: Arc<str>,
     doc: &'a roxmltree::Document<'a>,
     descriptor: &'a Descriptor,
+    /// What the templates parsed so far read from the environment.
+    environment: std::cell::RefCell<Vec<EnvironmentUse>>,
 }
 
 type Node<'a, 'i> = roxmltree::Node<'a, 'i>;
@@ -221,7 +249,33 @@ impl Ctx<'_> {
     }
 
     fn template(&self, n: Node, src: &str) -> Result<Template, FlowError> {
-        Template::parse(src).map_err(|e| self.err(n, e))
+        self.parameter(n, src, None)
+    }
+
+    /// A template; `init_parameter`: it is the value of an init parameter,
+    /// which the connector requires or not.
+    fn parameter(
+        &self,
+        n: Node,
+        src: &str,
+        init_parameter: Option<bool>,
+    ) -> Result<Template, FlowError> {
+        let t = Template::parse(src).map_err(|e| self.err(n, e))?;
+        let bare = t.bare_reference().is_some();
+        let pos = self.pos(n);
+        self.environment
+            .borrow_mut()
+            .extend(t.environment_uses().into_iter().map(|u| EnvironmentUse {
+                when_unset: match (u.optional, bare, init_parameter) {
+                    (true, _, _) => WhenUnset::Fine,
+                    (false, true, Some(false)) => WhenUnset::LeftOut,
+                    (false, true, Some(true)) => WhenUnset::FailsUnlessSandbox,
+                    _ => WhenUnset::Fails,
+                },
+                reference: u.reference,
+                pos: pos.clone(),
+            }));
+        Ok(t)
     }
 
     fn required_attr<'n>(&self, n: Node<'n, '_>, name: &str) -> Result<&'n str, FlowError> {
@@ -271,6 +325,7 @@ pub fn parse_into(
         file: file.into(),
         doc: &doc,
         descriptor,
+        environment: Default::default(),
     };
     let root = doc.root_element();
     match root.tag_name().name() {
@@ -281,6 +336,7 @@ pub fn parse_into(
         }
         _ => top_level(&cx, project, root)?,
     }
+    project.environment.extend(cx.environment.into_inner());
     Ok(())
 }
 

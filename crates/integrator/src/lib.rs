@@ -11,6 +11,7 @@ pub mod engine;
 pub mod flow;
 pub mod imports;
 pub mod media_file;
+pub mod metrics;
 pub mod secret;
 pub mod serve;
 

@@ -80,6 +80,10 @@ pub struct PoolStats {
     pub evicted: u64,
     pub idle: usize,
     pub in_use: usize,
+    /// Checkouts that found every instance busy and waited.
+    pub waits: u64,
+    /// Checkouts refused: every instance stayed busy (or `FAIL`).
+    pub exhausted: u64,
 }
 
 struct Inner<T> {
@@ -213,11 +217,14 @@ impl<T: Send + 'static> InstancePool<T> {
         Fut: std::future::Future<Output = Result<T, E>>,
     {
         let started = Instant::now();
-        let exhausted = |waited| CheckoutError::Exhausted {
-            max_active: self.config.max_active,
-            max_wait: self.config.max_wait,
-            waited,
-            action: self.config.exhausted,
+        let exhausted = |waited| {
+            self.state().stats.exhausted += 1;
+            CheckoutError::Exhausted {
+                max_active: self.config.max_active,
+                max_wait: self.config.max_wait,
+                waited,
+                action: self.config.exhausted,
+            }
         };
         let permit = match self.config.exhausted {
             ExhaustedAction::Fail => self
@@ -225,17 +232,21 @@ impl<T: Send + 'static> InstancePool<T> {
                 .clone()
                 .try_acquire_owned()
                 .map_err(|_| exhausted(Duration::ZERO))?,
-            ExhaustedAction::Wait => {
-                match tokio::time::timeout(
-                    self.config.max_wait,
-                    self.permits.clone().acquire_owned(),
-                )
-                .await
-                {
-                    Ok(Ok(p)) => p,
-                    _ => return Err(exhausted(started.elapsed())),
+            ExhaustedAction::Wait => match self.permits.clone().try_acquire_owned() {
+                Ok(p) => p,
+                Err(_) => {
+                    self.state().stats.waits += 1;
+                    match tokio::time::timeout(
+                        self.config.max_wait,
+                        self.permits.clone().acquire_owned(),
+                    )
+                    .await
+                    {
+                        Ok(Ok(p)) => p,
+                        _ => return Err(exhausted(started.elapsed())),
+                    }
                 }
-            }
+            },
         };
         let reused = {
             let mut inner = self.state();

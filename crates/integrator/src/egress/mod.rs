@@ -159,6 +159,10 @@ pub struct Outbound {
     /// every request of the call, refresh, replay and retries included, ends
     /// by then; each one also ends within the timeout of its own start.
     pub call_deadline: Arc<Mutex<Option<tokio::time::Instant>>>,
+    /// The connection the instance serves (set at init), for the metrics.
+    pub connection: Option<Arc<str>>,
+    /// Where token requests are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 fn effective(asked: Option<Duration>, cap: Duration) -> Duration {
@@ -196,9 +200,24 @@ impl WasiHttpHooks for Outbound {
         let between = effective(options.and_then(|o| o.between_bytes_timeout), cap);
         let pool = self.client.pool.clone();
         let max_body = self.max_body;
+        // A request to the token endpoint is counted by how it ended: the
+        // refreshes (and refresh failures) operators watch.
+        let token_request = (request.method() == http::Method::POST
+            && request.uri().path().ends_with(TOKEN_PATH))
+        .then(|| {
+            (
+                self.metrics.clone(),
+                self.connection.clone().unwrap_or_else(|| Arc::from("")),
+            )
+        });
+        let count = move |outcome: crate::metrics::TokenOutcome| {
+            if let Some((metrics, connection)) = &token_request {
+                metrics.token_request(connection, outcome);
+            }
+        };
         tracing::debug!(target: "integrator::http", method = %request.method(), uri = %redact_query(request.uri()), "send");
         let mut timer = self.timer.take();
-        Box::new(async move {
+        let sent = async move {
             // Waiting for a pooled connection and for the head each get the
             // first-byte timeout; a new connection gets the connect timeout
             // and restarts the first-byte clock.
@@ -248,9 +267,22 @@ impl WasiHttpHooks for Outbound {
                 GuardedBody::new(body, release, timer, between, deadline, max_body).boxed_unsync()
             });
             Ok((resp, Box::new(async { Ok(()) }) as IoFuture))
+        };
+        Box::new(async move {
+            let r = sent.await;
+            count(match &r {
+                Ok((resp, _)) if resp.status().is_success() => crate::metrics::TokenOutcome::Issued,
+                Ok(_) => crate::metrics::TokenOutcome::Refused,
+                Err(_) => crate::metrics::TokenOutcome::NoAnswer,
+            });
+            r
         })
     }
 }
+
+/// The token endpoint's path under any `apiUrl` (the component's
+/// `Connection::token_url`).
+const TOKEN_PATH: &str = "/2/oauth2/token";
 
 /// One reusable timer per instance for the first-byte and between-bytes
 /// deadlines. A fresh `tokio::time::Sleep` per request costs a timer-wheel

@@ -279,6 +279,7 @@ impl ConnectorInstance {
     /// Arms the host side of a connection (allowlist, timeout cap) from
     /// what the component validated, within the operator's policy.
     fn arm(&mut self, info: &wit::ConnectionInfo) {
+        self.store.data_mut().outbound.connection = Some(Arc::from(info.connection_name.as_str()));
         let permitted = self
             .policy
             .as_ref()

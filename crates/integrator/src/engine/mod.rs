@@ -68,6 +68,8 @@ pub struct RuntimeOptions {
     /// The one directory uploadMedia's `media_file` may name a file in
     /// (`--media-dir`); `None`: flows give media as base64 only.
     pub media_dir: Option<PathBuf>,
+    /// Where calls, token requests and store failures are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Default for RuntimeOptions {
@@ -82,6 +84,7 @@ impl Default for RuntimeOptions {
             allowed_origins: None,
             prices: None,
             media_dir: None,
+            metrics: Default::default(),
         }
     }
 }
@@ -208,6 +211,16 @@ impl Runtime {
     }
 
     /// The directory uploadMedia's `media_file` may read from.
+    /// The process's metrics.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.options.metrics
+    }
+
+    /// The token store every connection keeps its tokens in.
+    pub fn token_store(&self) -> &Arc<dyn token_store::TokenStore> {
+        &self.options.token_store
+    }
+
     pub fn media_dir(&self) -> Option<&Path> {
         self.options.media_dir.as_deref()
     }
@@ -317,6 +330,8 @@ impl Runtime {
                 max_body: self.options.max_body,
                 timer: Default::default(),
                 call_deadline: call_deadline.clone(),
+                connection: None,
+                metrics: self.options.metrics.clone(),
             },
             tokens: self.options.token_store.clone(),
             on_token: self.options.on_token.clone(),

@@ -113,6 +113,28 @@ impl Connections {
         self.checkout(runtime, loaded, name).await
     }
 
+    /// Every configured connection's instance pool, by name (for metrics).
+    pub fn pool_states(&self) -> Vec<crate::metrics::PoolState> {
+        let mut all: Vec<_> = self
+            .map()
+            .iter()
+            .map(|(name, c)| {
+                let s = c.pool.stats();
+                crate::metrics::PoolState {
+                    connection: name.clone(),
+                    in_use: s.in_use,
+                    idle: s.idle,
+                    max_active: c.pool.config().max_active,
+                    created: s.created,
+                    waits: s.waits,
+                    exhausted: s.exhausted,
+                }
+            })
+            .collect();
+        all.sort_by(|a, b| a.connection.cmp(&b.connection));
+        all
+    }
+
     /// Every configured connection's budgets, by name.
     pub fn budgets(&self) -> Vec<(String, Limits)> {
         let mut all: Vec<(String, Limits)> = self

@@ -86,10 +86,23 @@ impl Integrator {
             }
         };
         tracing::debug!(target: "integrator::flow", operation, connection = %name, "invoke");
-        let reservation = self
+        let reservation = match self
             .reserve(&name, operation, &values, &mut slot, pos)
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(fault) => {
+                // Refused before any request: a budget, or a ledger that
+                // cannot be read.
+                self.runtime
+                    .metrics()
+                    .refused(&name, operation, fault.kind.as_str());
+                return Err(fault);
+            }
+        };
+        let started = std::time::Instant::now();
         let result = slot.instance.invoke(operation, &values).await;
+        let took = started.elapsed();
         // A trapped instance is retired, and so is one a large
         // answer grew for good: the pool makes a fresh one when
         // needed (its tokens are in the store).
@@ -103,33 +116,57 @@ impl Integrator {
             drop(slot);
         }
         let result = self.settle(&reservation, operation, result);
+        let metrics = self.runtime.metrics();
+        let counted = |outcome: &str| metrics.call(&name, operation, outcome, took);
         match result {
             Ok(meta) => {
-                let body: Value = if meta.body.trim().is_empty() {
-                    Value::Null
-                } else {
-                    // What a parse may cost is bounded before it starts.
-                    json_budget::check(meta.body.as_bytes()).map_err(|e| {
-                        malformed_fault(
-                            pos,
-                            format!(
-                                "X answered HTTP {} with a body the runtime will not read: {e}",
-                                meta.status
-                            ),
-                        )
-                    })?;
-                    // Too deep for serde_json, or a number like 1e999999:
-                    // X's answer cannot be read, and the flow must not
-                    // get it as a string instead.
-                    serde_json::from_str(&meta.body).map_err(|e| {
-                        malformed_fault(
-                            pos,
-                            format!(
-                                "X answered HTTP {} with a body that is not usable JSON ({e})",
-                                meta.status
-                            ),
-                        )
-                    })?
+                for (window, w) in [
+                    ("window", &meta.rate_limits.window),
+                    ("user-day", &meta.rate_limits.user_day),
+                    ("app-day", &meta.rate_limits.app_day),
+                ] {
+                    if let Some(w) = w {
+                        metrics.rate_limit(&name, operation, window, w.limit, w.remaining);
+                    }
+                }
+                metrics.cost(&name, meta.cost.usd_micros);
+                let body = || -> Result<Value, Fault> {
+                    Ok(if meta.body.trim().is_empty() {
+                        Value::Null
+                    } else {
+                        // What a parse may cost is bounded before it starts.
+                        json_budget::check(meta.body.as_bytes()).map_err(|e| {
+                            malformed_fault(
+                                pos,
+                                format!(
+                                    "X answered HTTP {} with a body the runtime will not read: {e}",
+                                    meta.status
+                                ),
+                            )
+                        })?;
+                        // Too deep for serde_json, or a number like 1e999999:
+                        // X's answer cannot be read, and the flow must not
+                        // get it as a string instead.
+                        serde_json::from_str(&meta.body).map_err(|e| {
+                            malformed_fault(
+                                pos,
+                                format!(
+                                    "X answered HTTP {} with a body that is not usable JSON ({e})",
+                                    meta.status
+                                ),
+                            )
+                        })?
+                    })
+                };
+                let body = match body() {
+                    Ok(body) => {
+                        counted("ok");
+                        body
+                    }
+                    Err(fault) => {
+                        counted(fault.kind.as_str());
+                        return Err(fault);
+                    }
                 };
                 let headers: Map<String, Value> = meta
                     .headers
@@ -153,7 +190,11 @@ impl Integrator {
                 }
                 msg.vars.insert(var, result);
             }
-            Err(e) => return Err(operation_fault(pos, &name, &e)),
+            Err(e) => {
+                let fault = operation_fault(pos, &name, &e);
+                counted(fault.kind.as_str());
+                return Err(fault);
+            }
         }
         Ok(Flow::Continue)
     }

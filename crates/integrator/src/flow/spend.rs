@@ -54,7 +54,10 @@ impl Integrator {
                 tracing::warn!(target: "integrator::budget", connection, operation, "{exceeded}");
                 Err(budget_fault(pos, connection, &exceeded))
             }
-            Err(e) => Err(ledger_fault(pos, &e)),
+            Err(e) => {
+                self.runtime.metrics().store_error("spend-ledger");
+                Err(ledger_fault(pos, &e))
+            }
         }
     }
 
@@ -112,6 +115,32 @@ impl Integrator {
         }
         meta.cost.usd_micros = settled.charged;
         Ok(meta)
+    }
+
+    /// The metrics in Prometheus text format: the counters, then the
+    /// pools and the spend as they are now.
+    pub fn metrics_text(&self) -> String {
+        let now = unix_now();
+        let mut snapshot = crate::metrics::Snapshot {
+            pools: self.connections.pool_states(),
+            ..Default::default()
+        };
+        for (name, limits) in self.connections.budgets() {
+            match self.ledger.totals(&name, now) {
+                Ok(t) => snapshot.spend.push(crate::metrics::SpendState {
+                    day_left: limits.per_day.map(|l| l.saturating_sub(t.day)),
+                    month_left: limits.per_month.map(|l| l.saturating_sub(t.month)),
+                    connection: name,
+                    today: t.day,
+                    this_month: t.month,
+                }),
+                Err(e) => {
+                    tracing::warn!(target: "integrator::budget", "metrics: {e}");
+                    snapshot.spend_unreadable = true;
+                }
+            }
+        }
+        self.runtime.metrics().encode(snapshot)
     }
 
     /// Today's and this month's spend per configured connection, with

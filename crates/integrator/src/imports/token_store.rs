@@ -70,6 +70,18 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl HostState {
+    /// Counts a store call that failed (a conflict is no failure).
+    fn counted<T>(
+        &self,
+        call: &'static str,
+        r: Result<T, wit::StoreError>,
+    ) -> Result<T, wit::StoreError> {
+        if let Err(wit::StoreError::Unavailable(_)) = &r {
+            self.outbound.metrics.store_error(call);
+        }
+        r
+    }
+
     fn saw(&self, t: &StoredTokens) {
         if let Some(f) = &self.on_token {
             for s in [&t.access_token, &t.refresh_token].into_iter().flatten() {
@@ -86,6 +98,7 @@ impl wit::Host for HostState {
     ) -> wasmtime::Result<Result<Option<wit::VersionedTokens>, wit::StoreError>> {
         let family = FamilyKey::from(family);
         let r = blocking(self.tokens.clone(), move |s| s.load(&family)).await;
+        let r = self.counted("load", r);
         if let Ok(Some(v)) = &r {
             self.saw(&v.tokens);
         }
@@ -109,6 +122,7 @@ impl wit::Host for HostState {
         let connection = family.connection.clone();
         let store = self.tokens.clone();
         let result = blocking(store, move |s| s.save(&family, expected_version, &tokens)).await;
+        let result = self.counted("save", result);
         match &result {
             Ok(v) => {
                 self.unsaved_tokens = false;
@@ -131,10 +145,11 @@ impl wit::Host for HostState {
         ttl_ms: u32,
     ) -> wasmtime::Result<Result<Option<u64>, wit::StoreError>> {
         let family = FamilyKey::from(family);
-        Ok(blocking(self.tokens.clone(), move |s| {
+        let r = blocking(self.tokens.clone(), move |s| {
             s.acquire_lease(&family, Duration::from_millis(ttl_ms.into()))
         })
-        .await)
+        .await;
+        Ok(self.counted("lease", r))
     }
 
     async fn release_lease(&mut self, family: wit::FamilyKey, lease: u64) -> wasmtime::Result<()> {

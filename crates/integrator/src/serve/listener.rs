@@ -38,6 +38,9 @@ pub struct ServerLimits {
     pub max_request_body: usize,
     /// Request body bytes held in memory at once, over all requests (503 beyond).
     pub max_buffered_bytes: usize,
+    /// Answer `GET /metrics` (`--metrics`): off unless asked, as the
+    /// metrics name the connections and operations in use.
+    pub metrics: bool,
 }
 
 impl Default for ServerLimits {
@@ -49,6 +52,7 @@ impl Default for ServerLimits {
             max_connections: 512,
             max_request_body: 1 << 20,
             max_buffered_bytes: 64 << 20,
+            metrics: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! from the request.
 
 pub mod listener;
+pub mod operator;
 pub mod request;
 
 use std::convert::Infallible;
@@ -131,10 +132,6 @@ async fn read_body(
     Ok((buf.freeze(), held))
 }
 
-/// Today's spend and budget left per connection (JSON), for operators; a
-/// path no flow's API is expected to use.
-pub const SPEND_STATUS_PATH: &str = "/_integrator/spend";
-
 async fn handle(
     integrator: Arc<Integrator>,
     limits: &ServerLimits,
@@ -143,11 +140,8 @@ async fn handle(
 ) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
-    if path == SPEND_STATUS_PATH && parts.method == http::Method::GET {
-        return match integrator.spend_status() {
-            Ok(v) => answer(&integrator.redactor, 200, &v, &[]),
-            Err(e) => refuse(&integrator, 503, "token-store", &e.to_string(), false),
-        };
+    if let Some(r) = operator::answer_for(&integrator, limits.metrics, &parts.method, &path).await {
+        return r;
     }
     let refused = |r: Refusal| refuse(&integrator, r.status, r.kind, &r.message, r.close);
     let (resource, path_params) =
@@ -268,7 +262,10 @@ pub async fn serve(
                         (integrator.clone(), seen.clone(), limits2.clone(), budget.clone());
                     async move {
                         seen.request_started();
+                        let started = std::time::Instant::now();
+                        let metrics = integrator.runtime.metrics().clone();
                         let r = handle(integrator, &limits, &budget, req).await;
+                        metrics.http_request(r.status().as_u16(), started.elapsed());
                         seen.request_done();
                         Ok::<_, Infallible>(r)
                     }

@@ -131,6 +131,11 @@ struct LimitArgs {
     /// MiB of request bodies held in memory at once, all requests together (503 beyond).
     #[arg(long, default_value_t = 64, value_name = "MIB")]
     max_buffered: usize,
+    /// Answer GET /metrics with Prometheus metrics (calls, latency, token
+    /// requests, store errors, rate limits, spend, pools). /health/live and
+    /// /health/ready are always answered.
+    #[arg(long)]
+    metrics: bool,
 }
 
 impl LimitArgs {
@@ -159,6 +164,7 @@ impl LimitArgs {
                 .max_buffered
                 .saturating_mul(1 << 20)
                 .min(u32::MAX as usize),
+            metrics: self.metrics,
         })
     }
 }

@@ -36,6 +36,7 @@ pub struct Metrics {
     spent_usd: Family<Labels, Gauge<f64, AtomicU64>>,
     http_requests: Family<Labels, Counter>,
     http_seconds: Family<Labels, Histogram>,
+    queue_deliveries: Family<Labels, Counter>,
 }
 
 fn latency() -> Histogram {
@@ -127,7 +128,14 @@ impl Metrics {
             "Time serve took to answer a request, flow included",
             http_seconds.clone(),
         );
+        let queue_deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "queue_deliveries",
+            "Deliveries of stored messages by message store and outcome (delivered, reconciled, waiting, retrying, dead-letter, paused)",
+            queue_deliveries.clone(),
+        );
         Metrics {
+            queue_deliveries,
             registry,
             calls,
             call_seconds,
@@ -224,6 +232,16 @@ impl Metrics {
             .inc();
     }
 
+    /// A message processor's delivery ended with `outcome`.
+    pub fn queue_delivery(&self, store: &str, outcome: &str) {
+        self.queue_deliveries
+            .get_or_create(&vec![
+                ("store", store.to_string()),
+                ("outcome", outcome.to_string()),
+            ])
+            .inc();
+    }
+
     /// `serve` answered a request.
     pub fn http_request(&self, status: u16, took: Duration) {
         self.http_requests
@@ -269,11 +287,22 @@ pub struct SpendState {
     pub month_left: Option<u64>,
 }
 
+/// One message store's queue at a scrape.
+#[derive(Debug, Clone)]
+pub struct QueueState {
+    pub store: String,
+    pub waiting: u64,
+    pub in_flight: u64,
+    pub dead: u64,
+    pub paused: bool,
+}
+
 /// What is read at a scrape rather than counted.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub pools: Vec<PoolState>,
     pub spend: Vec<SpendState>,
+    pub queues: Vec<QueueState>,
     /// Why the spend could not be read (the ledger failed), if it could not.
     pub spend_unreadable: bool,
 }
@@ -382,6 +411,37 @@ impl Collector for Snapshot {
         )?;
         family(
             &mut e,
+            "queue_messages",
+            "Messages in a message store by state (waiting, in-flight, dead: the dead letters)",
+            MetricType::Gauge,
+            self.queues.iter().flat_map(|q| {
+                [
+                    ("waiting", q.waiting),
+                    ("in-flight", q.in_flight),
+                    ("dead", q.dead),
+                ]
+                .map(|(state, n)| {
+                    (
+                        vec![("store", q.store.clone()), ("state", state.to_string())],
+                        ConstGauge::new(n as i64),
+                    )
+                })
+            }),
+        )?;
+        family(
+            &mut e,
+            "queue_paused",
+            "1 when a message store's processor is paused",
+            MetricType::Gauge,
+            self.queues.iter().map(|q| {
+                (
+                    vec![("store", q.store.clone())],
+                    ConstGauge::new(i64::from(q.paused)),
+                )
+            }),
+        )?;
+        family(
+            &mut e,
             "spend_ledger_up",
             "1 when the spend ledger answered this scrape",
             MetricType::Gauge,
@@ -421,6 +481,13 @@ mod tests {
                 day_left: Some(990_000),
                 month_left: None,
             }],
+            queues: vec![QueueState {
+                store: "posts".into(),
+                waiting: 30,
+                in_flight: 1,
+                dead: 2,
+                paused: false,
+            }],
             spend_unreadable: false,
         });
         for line in [
@@ -434,6 +501,8 @@ mod tests {
             r#"integrator_pool_waits_total{connection="X"} 4"#,
             r#"integrator_budget_left_usd{connection="X",period="day"} 0.99"#,
             "integrator_spend_ledger_up 1",
+            r#"integrator_queue_messages{store="posts",state="dead"} 2"#,
+            r#"integrator_queue_paused{store="posts"} 0"#,
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

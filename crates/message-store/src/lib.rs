@@ -165,13 +165,16 @@ pub trait MessageStore: Send + Sync {
     /// Delivered: gone. False when the claim was lost (its lease ran out
     /// and another consumer took it).
     fn complete(&self, c: &Claimed) -> Result<bool, QueueError>;
-    /// Not delivered yet: back at the head, due at `due_at_ms`.
+    /// Not delivered yet: back at the head, due at `due_at_ms`. `counts`:
+    /// the delivery failed and counts toward the attempts; a wait for a
+    /// rate limit's or a budget's reset does not.
     fn postpone(
         &self,
         c: &Claimed,
         due_at_ms: i64,
         error: &str,
         in_doubt: bool,
+        counts: bool,
     ) -> Result<bool, QueueError>;
     /// Given up on: to the dead letters, with the reason.
     fn dead_letter(&self, c: &Claimed, reason: &str) -> Result<bool, QueueError>;

@@ -120,6 +120,7 @@ impl MessageStore for MemoryQueue {
         due_at_ms: i64,
         error: &str,
         in_doubt: bool,
+        counts: bool,
     ) -> Result<bool, QueueError> {
         let mut s = self.state();
         let Some(h) = s
@@ -135,6 +136,9 @@ impl MessageStore for MemoryQueue {
         h.entry.due_at_ms = due_at_ms;
         h.entry.last_error = Some(error.to_string());
         h.entry.in_doubt = in_doubt;
+        if !counts {
+            h.entry.attempts = h.entry.attempts.saturating_sub(1);
+        }
         Ok(true)
     }
 

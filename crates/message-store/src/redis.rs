@@ -260,8 +260,12 @@ impl MessageStore for RedisQueue {
         due_at_ms: i64,
         error: &str,
         in_doubt: bool,
+        counts: bool,
     ) -> Result<bool, QueueError> {
         self.settle(c, |pipe, mk| {
+            if !counts {
+                pipe.hincr(mk, "attempts", -1).ignore();
+            }
             pipe.hset_multiple(
                 mk,
                 &[

@@ -177,13 +177,21 @@ impl MessageStore for SqliteQueue {
         due_at_ms: i64,
         error: &str,
         in_doubt: bool,
+        counts: bool,
     ) -> Result<bool, QueueError> {
         self.with(|conn| {
             conn.execute(
                 "UPDATE queue_messages SET lease_until = 0, lease_holder = '', lease = '',
-                 due_at = ?3, last_error = ?4, in_doubt = ?5
+                 due_at = ?3, last_error = ?4, in_doubt = ?5, attempts = attempts - ?6
                  WHERE id = ?1 AND lease = ?2 AND lease_until != 0",
-                params![c.id, c.lease, due_at_ms, error, in_doubt as i64],
+                params![
+                    c.id,
+                    c.lease,
+                    due_at_ms,
+                    error,
+                    in_doubt as i64,
+                    (!counts) as i64
+                ],
             )
             .map(|n| n == 1)
         })

@@ -82,7 +82,7 @@ fn a_postponed_head_waits_until_due_and_blocks_the_rest() {
         q.enqueue("posts", "b", 0).unwrap();
         let c = taken(q.claim("posts", 10, LEASE).unwrap());
         assert!(q
-            .postpone(&c, 5_000, "rate-limited: window resets", false)
+            .postpone(&c, 5_000, "rate-limited: window resets", false, true)
             .unwrap());
         assert_eq!(
             q.claim("posts", 4_999, LEASE).unwrap(),
@@ -97,7 +97,16 @@ fn a_postponed_head_waits_until_due_and_blocks_the_rest() {
         );
         assert_eq!(e.last_error.as_deref(), Some("rate-limited: window resets"));
         let again = taken(q.claim("posts", 5_000, LEASE).unwrap());
-        assert_eq!((again.id, again.attempt), (a, 2), "{name}");
+        assert_eq!(
+            (again.id.as_str(), again.attempt),
+            (a.as_str(), 2),
+            "{name}"
+        );
+        // A wait for a reset does not count as an attempt.
+        assert!(q
+            .postpone(&again, 6_000, "budget: resets", false, false)
+            .unwrap());
+        assert_eq!(q.get(&a).unwrap().unwrap().attempts, 1, "{name}");
     }
 }
 
@@ -114,7 +123,7 @@ fn a_lapsed_lease_is_taken_again_in_doubt_and_the_old_claim_cannot_settle() {
             "{name}"
         );
         assert!(!q.complete(&old).unwrap(), "{name}");
-        assert!(!q.postpone(&old, 0, "x", false).unwrap(), "{name}");
+        assert!(!q.postpone(&old, 0, "x", false, true).unwrap(), "{name}");
         assert!(!q.dead_letter(&old, "x").unwrap(), "{name}");
         assert!(q.complete(&new).unwrap(), "{name}");
     }

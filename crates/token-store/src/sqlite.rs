@@ -132,14 +132,16 @@ impl SqliteStore {
 
     /// An existing database is a token store (ours, or empty), never
     /// another application's, which would get our tables and WAL mode. The
-    /// runtime's spend ledger keeps its `ledger_*` tables beside ours.
+    /// runtime's spend ledger keeps its `ledger_*` tables beside ours, and
+    /// its message stores their `queue_*` tables.
     fn check_is_ours(&self) -> Result<(), String> {
         let c = self.conn();
         let foreign: Vec<String> = c
             .prepare(
                 "SELECT name FROM sqlite_master
                  WHERE name NOT IN ('families', 'leases') AND name NOT LIKE 'sqlite_%'
-                   AND name NOT LIKE 'ledger\\_%' ESCAPE '\\' LIMIT 3",
+                   AND name NOT LIKE 'ledger\\_%' ESCAPE '\\'
+                   AND name NOT LIKE 'queue\\_%' ESCAPE '\\' LIMIT 3",
             )
             .and_then(|mut s| {
                 s.query_map([], |r| r.get::<_, String>(0))?

@@ -32,6 +32,8 @@ pub struct Integrator {
     /// What each connection spent, and its budgets' reservations (the
     /// runtime's store; memory unless [`Integrator::with_ledger`]).
     pub ledger: Arc<dyn SpendLedger>,
+    /// The message stores' queues (memory unless [`Integrator::with_queues`]).
+    pub queues: Arc<dyn message_store::MessageStore>,
     pub(super) connections: Connections,
 }
 
@@ -57,6 +59,7 @@ impl Integrator {
             redirect,
             redactor,
             ledger: Arc::new(spend_ledger::MemoryLedger::new()),
+            queues: Arc::new(message_store::MemoryQueue::new()),
             connections: Connections::default(),
         }
     }
@@ -179,6 +182,7 @@ impl Integrator {
                 self.payload_factory(pos, format, *json, msg)
             }
             Mediator::CallSequence { key, pos } => self.call_sequence(pos, key, msg).await,
+            Mediator::Store { pos, store } => self.store_message(pos, store, msg).await,
             Mediator::Respond { .. } => Ok(Flow::Respond),
         }
     }

@@ -185,7 +185,7 @@ impl Fault {
 
 /// A fault the runtime raises itself (X gave no answer to it): its
 /// `${vars.error}` is the kind, the message and `extra`'s fields.
-fn runtime_fault(
+pub(super) fn runtime_fault(
     kind: FaultKind,
     pos: &Pos,
     message: String,

@@ -7,6 +7,7 @@ mod fault;
 mod mediate;
 mod message;
 pub mod parse;
+pub mod queue;
 pub mod redact;
 mod spend;
 

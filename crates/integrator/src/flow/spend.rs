@@ -140,6 +140,24 @@ impl Integrator {
                 }
             }
         }
+        for name in self.project.message_stores.keys() {
+            let counted = self.queues.list(Some(name)).and_then(|all| {
+                let n =
+                    |s: message_store::State| all.iter().filter(|e| e.state == s).count() as u64;
+                Ok(crate::metrics::QueueState {
+                    store: name.clone(),
+                    waiting: n(message_store::State::Waiting),
+                    in_flight: n(message_store::State::InFlight),
+                    dead: n(message_store::State::Dead),
+                    paused: self.queues.paused(name)?,
+                })
+            });
+            match counted {
+                Ok(q) => snapshot.queues.push(q),
+                Err(e) => tracing::warn!(target: "integrator::queue", "metrics: {e}"),
+            }
+        }
+        snapshot.queues.sort_by(|a, b| a.store.cmp(&b.store));
         self.runtime.metrics().encode(snapshot)
     }
 

@@ -200,6 +200,7 @@ impl State {
             );
         }
         self.next_post += 1;
+        self.stats.created_texts.push(text.clone());
         let id = self.next_post.to_string();
         self.posts.insert(
             id.clone(),

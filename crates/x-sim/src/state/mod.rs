@@ -100,6 +100,8 @@ pub struct Stats {
     pub requests: HashMap<Endpoint, u64>,
     /// Bodies received by `POST /2/tweets`, parsed.
     pub tweet_bodies: Vec<Value>,
+    /// The texts of the posts created, in order (a refused body is not).
+    pub created_texts: Vec<String>,
     /// Form bodies received by the token endpoint, with secrets replaced by `***`.
     pub token_requests: Vec<HashMap<String, String>>,
     /// TCP connections accepted.

@@ -106,6 +106,11 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
     } else {
         store::open_ledger(common.store.token_store.as_deref()).map_err(Setup::store)?
     };
+    let queues: Arc<dyn message_store::MessageStore> = if common.sandboxed() {
+        Arc::new(message_store::MemoryQueue::new())
+    } else {
+        store::open_queues(common.store.token_store.as_deref()).map_err(Setup::store)?
+    };
     let prices = match &common.prices {
         Some(path) => Some(Arc::new(
             integrator::costs::load_table(path).map_err(Setup::config)?,
@@ -140,7 +145,8 @@ pub async fn prepare(common: &Common, flows: &[PathBuf]) -> Result<Integrator, S
         redirect,
         redactor,
     )
-    .with_ledger(ledger))
+    .with_ledger(ledger)
+    .with_queues(queues))
 }
 
 /// What `check` warns about: each variable the flows read where the run

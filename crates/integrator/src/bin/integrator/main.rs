@@ -5,6 +5,7 @@ mod auth;
 mod exit;
 mod flows;
 mod login;
+mod queue;
 mod store;
 mod tokens;
 mod usage;
@@ -107,6 +108,38 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// The message stores' queues: what waits, what is dead, and what to do
+    /// about it.
+    Queue {
+        #[command(subcommand)]
+        action: QueueAction,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum QueueAction {
+    /// The messages, oldest first: id, store, state, attempts, when due,
+    /// the last error.
+    List {
+        /// Only this message store's.
+        #[arg(long)]
+        store: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One message, with what was stored (JSON).
+    Show { id: String },
+    /// A dead letter back into its store, at the end.
+    Retry { id: String },
+    /// Removes a message (not one being delivered).
+    Drop { id: String },
+    /// Stops a store's processor taking messages (they wait, kept).
+    Pause { store: String },
+    /// Lets it go on.
+    Resume { store: String },
 }
 
 /// `serve`'s limits toward its clients.
@@ -360,6 +393,7 @@ async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Auth { action, runtime } => auth::run(action, runtime).await,
         Command::Tokens { action, store } => tokens::run(action, store),
+        Command::Queue { action, store } => queue::run(action, store),
         Command::Usage {
             json,
             connection,
@@ -486,8 +520,29 @@ async fn run(cli: Cli) -> ExitCode {
             for route in integrator::serve::describe_routes(&integrator, addr) {
                 eprintln!("serving {route}");
             }
+            // The message processors run beside the APIs; at shutdown each
+            // finishes the message it is delivering.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let processors: Vec<_> = integrator
+                .project
+                .processors
+                .iter()
+                .map(|p| {
+                    eprintln!(
+                        "processing message store `{}` with sequence `{}`",
+                        p.store, p.sequence
+                    );
+                    tokio::spawn(integrator.clone().run_processor(p.clone(), stopped.clone()))
+                })
+                .collect();
             eprintln!("integrator: listening on http://{addr}");
-            match integrator::serve::serve(integrator, listener, limits, shutdown_signal()).await {
+            let served =
+                integrator::serve::serve(integrator, listener, limits, shutdown_signal()).await;
+            let _ = stop.send(true);
+            for p in processors {
+                let _ = p.await;
+            }
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -504,7 +559,7 @@ fn main() -> ExitCode {
         Command::Run { common, .. }
         | Command::Serve { common, .. }
         | Command::Check { common, .. } => common.verbose,
-        Command::Tokens { .. } | Command::Usage { .. } => 0,
+        Command::Tokens { .. } | Command::Usage { .. } | Command::Queue { .. } => 0,
         Command::Compile { verbose, .. } => *verbose,
         Command::Auth { runtime, .. } => runtime.verbose,
     };

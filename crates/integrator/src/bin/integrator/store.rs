@@ -52,6 +52,17 @@ pub fn open(
     spec.open(key).map_err(|e| anyhow!("{e}"))
 }
 
+/// The message stores' queues beside the tokens: the same SQLite file or Redis.
+pub fn open_queues(
+    spec_text: Option<&str>,
+) -> anyhow::Result<Arc<dyn message_store::MessageStore>> {
+    Ok(match spec(spec_text)? {
+        StoreSpec::Sqlite(path) => Arc::new(message_store::SqliteQueue::open(&path)?),
+        StoreSpec::Redis(url) => Arc::new(message_store::RedisQueue::open(&url)?),
+        StoreSpec::Memory => Arc::new(message_store::MemoryQueue::new()),
+    })
+}
+
 /// The spend ledger beside the tokens: the same SQLite file or Redis.
 pub fn open_ledger(spec_text: Option<&str>) -> anyhow::Result<Arc<dyn spend_ledger::SpendLedger>> {
     Ok(match spec(spec_text)? {

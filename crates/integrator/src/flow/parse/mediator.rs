@@ -240,10 +240,14 @@ pub(super) fn mediator(cx: &Ctx, n: Node) -> Result<Mediator, FlowError> {
             key: cx.required_attr(n, "key")?.to_string(),
         },
         "respond" => Mediator::Respond { pos },
+        "store" => Mediator::Store {
+            pos,
+            store: cx.required_attr(n, "messageStore")?.to_string(),
+        },
         other => {
             return Err(cx.err(
                 n,
-                format!("unknown element <{other}> (supported: {}.<operation>, variable, property, log, filter, payloadFactory, sequence key=, respond)", cx.descriptor.name),
+                format!("unknown element <{other}> (supported: {}.<operation>, variable, property, log, filter, payloadFactory, sequence key=, store messageStore=, respond)", cx.descriptor.name),
             ))
         }
     })

@@ -125,6 +125,11 @@ pub enum Mediator {
         pos: Pos,
         key: String,
     },
+    /// `<store messageStore=..>`: the message into a message store.
+    Store {
+        pos: Pos,
+        store: String,
+    },
     Respond {
         pos: Pos,
     },
@@ -142,6 +147,7 @@ impl Mediator {
             | Mediator::Filter { pos, .. }
             | Mediator::PayloadFactory { pos, .. }
             | Mediator::CallSequence { pos, .. }
+            | Mediator::Store { pos, .. }
             | Mediator::Respond { pos, .. } => pos,
         }
     }
@@ -197,6 +203,9 @@ pub struct Project {
     pub main: Option<String>,
     /// Every environment variable and secret the flows read, in order.
     pub environment: Vec<EnvironmentUse>,
+    /// `<messageStore>`s by name, and the processors that empty them.
+    pub message_stores: HashMap<String, MessageStoreDef>,
+    pub processors: Vec<ProcessorDef>,
 }
 
 /// An environment variable or secret a flow reads, and what happens there
@@ -300,10 +309,12 @@ fn text_of(n: Node) -> String {
 
 mod mediator;
 mod nesting;
+mod queues;
 
 use mediator::{mediator, operation_params};
 use nesting::check_nesting;
 pub use nesting::MAX_NESTING;
+pub use queues::{MessageStoreDef, ProcessorDef};
 
 /// Parses one flow file into `project`.
 pub fn parse_into(
@@ -392,11 +403,13 @@ fn top_level(cx: &Ctx, project: &mut Project, n: Node) -> Result<(), FlowError> 
                 resources,
             });
         }
+        "messageStore" => queues::message_store(cx, project, n)?,
+        "messageProcessor" => queues::message_processor(cx, project, n)?,
         other => {
             return Err(cx.err(
                 n,
                 format!(
-                    "unknown top-level element <{other}> (expected sequence, localEntry or api)"
+                    "unknown top-level element <{other}> (expected sequence, localEntry, api, messageStore or messageProcessor)"
                 ),
             ))
         }
@@ -491,6 +504,12 @@ pub fn check_references(project: &Project) -> Result<(), FlowError> {
                         message: format!("no sequence named `{key}`"),
                     });
                 }
+                Mediator::Store { pos, store } if !project.message_stores.contains_key(store) => {
+                    return Err(FlowError {
+                        pos: pos.clone(),
+                        message: format!("messageStore `{store}` names no <messageStore>"),
+                    });
+                }
                 Mediator::Filter {
                     then, otherwise, ..
                 } => {
@@ -520,5 +539,5 @@ pub fn check_references(project: &Project) -> Result<(), FlowError> {
         }
         walk(project, &s.body)?;
     }
-    Ok(())
+    queues::check_processors(project)
 }

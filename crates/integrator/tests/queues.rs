@@ -250,3 +250,77 @@ fn two_processes_on_one_redis_queue_deliver_each_message_once_even_when_one_is_k
     let st = live.sim.stats();
     assert_eq!((st.reuses_detected, st.revoked_families), (0, 0));
 }
+
+/// Several machines share one Redis for tokens, budgets and queues: two
+/// processes with a daily budget of $0.30 (20 posts at $0.015) post 20 of
+/// 30 queued messages between them, and the other 10 wait for the budget's
+/// reset at midnight UTC, never a tight retry.
+#[test]
+fn two_processes_share_one_budget_and_the_rest_waits_for_its_reset() {
+    let live = LiveSim::start();
+    let redis = RedisServer::private();
+    let pair = live.sim.issue_tokens("cli-client");
+    let budget = [("X_MAX_SPEND_PER_DAY", "0.30")];
+    let a = serve_queue(&live, redis.url(), &pair.refresh_token, &budget);
+    let b = serve_queue(&live, redis.url(), &pair.refresh_token, &budget);
+    for i in 0..30 {
+        enqueue(
+            if i % 2 == 0 { &a } else { &b },
+            &format!("budgeted post {i}"),
+        );
+    }
+    wait_for("the budget's 20", 15, || created(&live).len() >= 20);
+    wait_for("the head to wait for the budget", 10, || {
+        queue_json(redis.url())["messages"][0]["lastError"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("budget-exceeded"))
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(created(&live).len(), 20, "the budget holds across both");
+    let q = queue_json(redis.url());
+    let waiting = q["messages"].as_array().unwrap();
+    assert_eq!(waiting.len(), 10, "{q}");
+    let midnight = {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        (now / 86_400 + 1) * 86_400 * 1000
+    };
+    assert!(waiting[0]["dueAt"].as_i64().unwrap() >= midnight, "{q}");
+    assert_eq!(waiting[0]["attempts"], 0, "a wait is not a failed attempt");
+    // Nothing was sent past the budget.
+    assert_eq!(live.sim.stats().requests_to(endpoint::CREATE_TWEET), 20);
+    let o = run(&["usage", "--json", "--token-store", redis.url()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(out.contains("0.3"), "{out}");
+}
+
+/// Throughput of one processor with no limit in the way (a figure for the
+/// docs, not an assertion on time).
+#[test]
+fn queue_throughput_figure() {
+    let live = LiveSim::start();
+    let pair = live.sim.issue_tokens("cli-client");
+    let store = tempdir().join("state.db");
+    let store = store.to_str().unwrap();
+    let s = serve_queue(&live, store, &pair.refresh_token, &[]);
+    let n = 200;
+    let started = Instant::now();
+    for i in 0..n {
+        enqueue(&s, &format!("throughput post {i}"));
+    }
+    let stored = started.elapsed();
+    wait_for("all delivered", 60, || created(&live).len() >= n);
+    let all = started.elapsed();
+    eprintln!(
+        "queue throughput: {n} posts stored in {:.2} s ({:.0}/s over HTTP), all delivered {:.2} s after the first ({:.0} posts/s through one processor, SQLite)",
+        stored.as_secs_f64(),
+        n as f64 / stored.as_secs_f64(),
+        all.as_secs_f64(),
+        n as f64 / all.as_secs_f64()
+    );
+    let texts: Vec<String> = (0..n).map(|i| format!("throughput post {i}")).collect();
+    each_once(&live, &texts);
+}

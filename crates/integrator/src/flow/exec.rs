@@ -98,8 +98,40 @@ impl Integrator {
     }
 
     /// Runs `seq`; a fault goes to its `onError` sequence, else to
-    /// `fault_sequence` (an API resource's), else up to the caller.
+    /// `fault_sequence` (an API resource's), else up to the caller. One
+    /// trace span (`flow <sequence>`) covers it, the X calls inside.
     pub async fn run_with_handler(
+        &self,
+        seq: &Sequence,
+        fault_sequence: Option<&Sequence>,
+        msg: &mut Message,
+    ) -> Result<(), Fault> {
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            target: "integrator::otel",
+            "flow",
+            otel.name = %format!("flow {}", seq.name),
+            flow.sequence = %seq.name,
+            flow.file = %seq.pos.file,
+            flow.fault = tracing::field::Empty,
+            flow.fault_caught = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        let r = self
+            .run_caught(seq, fault_sequence, msg)
+            .instrument(span.clone())
+            .await;
+        if let Some(kind) = msg.fault_caught {
+            span.record("flow.fault_caught", kind.as_str());
+        }
+        if let Err(f) = &r {
+            span.record("flow.fault", f.kind.as_str());
+            span.record("otel.status_code", "ERROR");
+        }
+        r
+    }
+
+    async fn run_caught(
         &self,
         seq: &Sequence,
         fault_sequence: Option<&Sequence>,

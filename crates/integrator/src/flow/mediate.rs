@@ -100,8 +100,27 @@ impl Integrator {
                 return Err(fault);
             }
         };
+        // One trace span per X call: names and outcomes, never a value.
+        let span = tracing::info_span!(
+            target: "integrator::otel",
+            "x.call",
+            otel.name = %format!("{}.{operation}", self.descriptor.name),
+            otel.kind = "client",
+            connection = %name,
+            operation = %operation,
+            outcome = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+            cost.usd_micros = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
         let started = std::time::Instant::now();
-        let result = slot.instance.invoke(operation, &values).await;
+        let result = {
+            use tracing::Instrument;
+            slot.instance
+                .invoke(operation, &values)
+                .instrument(span.clone())
+                .await
+        };
         let took = started.elapsed();
         // A trapped instance is retired, and so is one a large
         // answer grew for good: the pool makes a fresh one when
@@ -117,7 +136,17 @@ impl Integrator {
         }
         let result = self.settle(&reservation, operation, result);
         let metrics = self.runtime.metrics();
-        let counted = |outcome: &str| metrics.call(&name, operation, outcome, took);
+        let counted = |outcome: &str| {
+            span.record("outcome", outcome);
+            if outcome != "ok" {
+                span.record("otel.status_code", "ERROR");
+            }
+            metrics.call(&name, operation, outcome, took)
+        };
+        if let Ok(meta) = &result {
+            span.record("http.response.status_code", meta.status);
+            span.record("cost.usd_micros", meta.cost.usd_micros);
+        }
         match result {
             Ok(meta) => {
                 for (window, w) in [

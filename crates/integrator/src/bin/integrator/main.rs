@@ -7,6 +7,7 @@ mod flows;
 mod login;
 mod queue;
 mod store;
+mod telemetry;
 mod tokens;
 mod usage;
 
@@ -374,21 +375,6 @@ impl Common {
     }
 }
 
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "warn,integrator=debug,x_sim=info",
-        _ => "debug,wasmtime=info,cranelift=info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("INTEGRATOR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(true)
-        .init();
-}
-
 async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Auth { action, runtime } => auth::run(action, runtime).await,
@@ -563,7 +549,7 @@ fn main() -> ExitCode {
         Command::Compile { verbose, .. } => *verbose,
         Command::Auth { runtime, .. } => runtime.verbose,
     };
-    init_tracing(verbose);
+    let telemetry = telemetry::Telemetry::init(verbose);
     // `run` executes one flow: a single-threaded runtime keeps the
     // component's wasi:http tasks on one thread (about twice as fast per call,
     // see the benchmark). `serve` takes requests on all cores.
@@ -582,5 +568,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    rt.block_on(run(cli))
+    let code = rt.block_on(run(cli));
+    // Off the async runtime: the exporter's last send blocks.
+    drop(rt);
+    telemetry.shutdown();
+    code
 }

@@ -84,13 +84,21 @@ impl Scraped {
     }
 }
 
-#[test]
-fn metrics_match_what_x_saw_and_readiness_follows_the_token_store() {
-    let live = LiveSim::start();
-    let sim = &live.sim;
-    let mut redis = RedisServer::private();
-    let pair = sim.issue_tokens("cli-client");
-    let url = sim.url();
+/// `serve --metrics` of examples/api.xml on the simulator, its tokens in
+/// `redis`, with `extra` environment.
+fn serve_with_metrics(
+    live: &LiveSim,
+    redis: &RedisServer,
+    extra: &[(&str, &str)],
+) -> (Served, x_sim::TokenPair) {
+    let pair = live.sim.issue_tokens("cli-client");
+    let url = live.sim.url();
+    let mut env = vec![
+        ("X_API_URL", url.as_str()),
+        ("X_CLIENT_ID", "cli-client"),
+        ("X_REFRESH_TOKEN", pair.refresh_token.as_str()),
+    ];
+    env.extend_from_slice(extra);
     let s = Served::start(
         &[
             "examples/api.xml",
@@ -98,13 +106,17 @@ fn metrics_match_what_x_saw_and_readiness_follows_the_token_store() {
             "--token-store",
             redis.url(),
         ],
-        &[
-            ("X_API_URL", url.as_str()),
-            ("X_CLIENT_ID", "cli-client"),
-            ("X_REFRESH_TOKEN", pair.refresh_token.as_str()),
-            ("X_MAX_SPEND_PER_DAY", "5"),
-        ],
+        &env,
     );
+    (s, pair)
+}
+
+#[test]
+fn metrics_match_what_x_saw_and_readiness_follows_the_token_store() {
+    let live = LiveSim::start();
+    let sim = &live.sim;
+    let mut redis = RedisServer::private();
+    let (s, pair) = serve_with_metrics(&live, &redis, &[("X_MAX_SPEND_PER_DAY", "5")]);
     assert_eq!(get_text(&s.addr, "/health/live").0, 200);
     let (status, _, body) = get_text(&s.addr, "/health/ready");
     assert_eq!(status, 200, "{body}");
@@ -293,21 +305,7 @@ fn token_store_failures_are_counted_by_call() {
     let live = LiveSim::start();
     let sim = &live.sim;
     let mut redis = RedisServer::private();
-    let pair = sim.issue_tokens("cli-client");
-    let url = sim.url();
-    let s = Served::start(
-        &[
-            "examples/api.xml",
-            "--metrics",
-            "--token-store",
-            redis.url(),
-        ],
-        &[
-            ("X_API_URL", url.as_str()),
-            ("X_CLIENT_ID", "cli-client"),
-            ("X_REFRESH_TOKEN", pair.refresh_token.as_str()),
-        ],
-    );
+    let (s, _pair) = serve_with_metrics(&live, &redis, &[]);
     assert_eq!(s.request("GET", "/x/me", None).0, 200);
     redis.stop();
     sim.expire_access_tokens();

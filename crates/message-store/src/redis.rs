@@ -6,10 +6,10 @@
 //! of two consumers racing for the head gets it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use ::redis::{Client, Connection, RedisResult};
+use ::redis::{Connection, RedisResult};
+use token_store::redis_link::RedisLink;
 
 use crate::{
     decide, me, new_id, new_lease, Claim, Claimed, Decision, Entry, Head, MessageStore, QueueError,
@@ -36,63 +36,19 @@ const QUEUES_KEY: &str = "wso2-twitter:queue:queues";
 const PAUSED_KEY: &str = "wso2-twitter:queue:paused";
 
 pub struct RedisQueue {
-    shown: String,
-    client: Client,
-    conn: Mutex<Option<Connection>>,
+    link: RedisLink,
 }
 
 impl RedisQueue {
     /// Checks the URL; Redis is reached on first use.
     pub fn open(url: &str) -> Result<RedisQueue, QueueError> {
-        let shown = token_store::without_password(url);
-        let client = Client::open(url).map_err(|e| {
-            QueueError::Unavailable(format!("redis {shown}: not a usable Redis URL ({e})"))
-        })?;
-        Ok(RedisQueue {
-            shown,
-            client,
-            conn: Mutex::new(None),
-        })
+        let link = RedisLink::open(url, "", IO_TIMEOUT).map_err(QueueError::Unavailable)?;
+        Ok(RedisQueue { link })
     }
 
-    /// Runs `f` on the cached connection; a dead one is replaced once.
-    fn with<T>(
-        &self,
-        mut f: impl FnMut(&mut Connection) -> RedisResult<T>,
-    ) -> Result<T, QueueError> {
-        let fail =
-            |e: ::redis::RedisError| QueueError::Unavailable(format!("redis {}: {e}", self.shown));
-        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        for attempt in 0..2 {
-            if guard.is_none() {
-                let c = self
-                    .client
-                    .get_connection_with_timeout(IO_TIMEOUT)
-                    .map_err(fail)?;
-                c.set_read_timeout(Some(IO_TIMEOUT)).map_err(fail)?;
-                c.set_write_timeout(Some(IO_TIMEOUT)).map_err(fail)?;
-                *guard = Some(c);
-            }
-            let conn = guard.as_mut().expect("connected above");
-            match f(conn) {
-                Ok(v) => return Ok(v),
-                Err(e)
-                    if attempt == 0
-                        && (e.is_io_error() || e.is_connection_dropped())
-                        && !e.is_timeout() =>
-                {
-                    *guard = None;
-                }
-                Err(e) => {
-                    *guard = None;
-                    return Err(fail(e));
-                }
-            }
-        }
-        Err(QueueError::Unavailable(format!(
-            "redis {}: no connection",
-            self.shown
-        )))
+    /// Runs `f` on the link's connection (see [`RedisLink::with`]).
+    fn with<T>(&self, f: impl FnMut(&mut Connection) -> RedisResult<T>) -> Result<T, QueueError> {
+        self.link.with(f).map_err(QueueError::Unavailable)
     }
 
     /// Settles a claim with `change` (added to the pipeline) if it is still
@@ -149,7 +105,7 @@ impl RedisQueue {
 
 impl MessageStore for RedisQueue {
     fn describe(&self) -> String {
-        format!("redis {}", self.shown)
+        format!("redis {}", self.link.shown())
     }
 
     fn enqueue(&self, queue: &str, body: &str, now_ms: i64) -> Result<String, QueueError> {

@@ -4,10 +4,10 @@
 //! another runtime changed them meanwhile: the rules stay in Rust, once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use ::redis::{Client, Connection, RedisResult};
+use ::redis::{Connection, RedisResult};
+use token_store::redis_link::RedisLink;
 
 use crate::period::{self, Day};
 use crate::{
@@ -21,9 +21,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const SEEN_TTL_S: i64 = 3 * 86_400;
 
 pub struct RedisLedger {
-    shown: String,
-    client: Client,
-    conn: Mutex<Option<Connection>>,
+    link: RedisLink,
 }
 
 fn spent_key(key: &str, period: &str) -> String {
@@ -49,55 +47,13 @@ const SEP: char = '\u{1f}';
 impl RedisLedger {
     /// Checks the URL; Redis is reached on first use.
     pub fn open(url: &str) -> Result<RedisLedger, LedgerError> {
-        let shown = token_store::without_password(url);
-        let client = Client::open(url).map_err(|e| {
-            LedgerError::Unavailable(format!("redis {shown}: not a usable Redis URL ({e})"))
-        })?;
-        Ok(RedisLedger {
-            shown,
-            client,
-            conn: Mutex::new(None),
-        })
+        let link = RedisLink::open(url, "", IO_TIMEOUT).map_err(LedgerError::Unavailable)?;
+        Ok(RedisLedger { link })
     }
 
-    /// Runs `f` on the cached connection; a dead one is replaced once.
-    fn with<T>(
-        &self,
-        mut f: impl FnMut(&mut Connection) -> RedisResult<T>,
-    ) -> Result<T, LedgerError> {
-        let fail =
-            |e: ::redis::RedisError| LedgerError::Unavailable(format!("redis {}: {e}", self.shown));
-        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        for attempt in 0..2 {
-            if guard.is_none() {
-                let c = self
-                    .client
-                    .get_connection_with_timeout(IO_TIMEOUT)
-                    .map_err(fail)?;
-                c.set_read_timeout(Some(IO_TIMEOUT)).map_err(fail)?;
-                c.set_write_timeout(Some(IO_TIMEOUT)).map_err(fail)?;
-                *guard = Some(c);
-            }
-            let conn = guard.as_mut().expect("connected above");
-            match f(conn) {
-                Ok(v) => return Ok(v),
-                Err(e)
-                    if attempt == 0
-                        && (e.is_io_error() || e.is_connection_dropped())
-                        && !e.is_timeout() =>
-                {
-                    *guard = None;
-                }
-                Err(e) => {
-                    *guard = None;
-                    return Err(fail(e));
-                }
-            }
-        }
-        Err(LedgerError::Unavailable(format!(
-            "redis {}: no connection",
-            self.shown
-        )))
+    /// Runs `f` on the link's connection (see [`RedisLink::with`]).
+    fn with<T>(&self, f: impl FnMut(&mut Connection) -> RedisResult<T>) -> Result<T, LedgerError> {
+        self.link.with(f).map_err(LedgerError::Unavailable)
     }
 }
 
@@ -273,6 +229,6 @@ impl SpendLedger for RedisLedger {
     }
 
     fn describe(&self) -> String {
-        format!("redis {}", self.shown)
+        format!("redis {}", self.link.shown())
     }
 }

@@ -21,6 +21,7 @@ pub mod holder;
 mod memory;
 pub mod private_fs;
 mod redis;
+pub mod redis_link;
 mod seal;
 mod secret;
 mod sqlite;

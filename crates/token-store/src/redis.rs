@@ -10,12 +10,12 @@
 //! always` to survive a power cut) when it keeps the only copy of a token.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use ::redis::{Client, Connection, RedisError, RedisResult, Script, Value};
+use ::redis::{Connection, RedisResult, Script, Value};
 use sha2::{Digest, Sha256};
 
+use crate::redis_link::RedisLink;
 use crate::seal::{Sealer, StoreKey};
 use crate::{
     holder, new_lease_id, now_ms, FamilyInfo, FamilyKey, LeaseInfo, StoreError, StoredTokens,
@@ -53,10 +53,7 @@ return 0
 ";
 
 pub struct RedisStore {
-    /// The URL without its password.
-    shown: String,
-    client: Client,
-    conn: Mutex<Option<Connection>>,
+    link: RedisLink,
     sealer: Sealer,
     save: Script,
     release: Script,
@@ -107,85 +104,23 @@ fn num(fields: &HashMap<String, String>, k: &str) -> Option<u64> {
 impl RedisStore {
     /// Checks the URL; Redis itself is reached on first use.
     pub fn open(url: &str, key: Option<StoreKey>) -> Result<RedisStore, StoreError> {
-        let shown = without_password(url);
-        let client = Client::open(url).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "token store redis {shown}: not a usable Redis URL ({e})"
-            ))
-        })?;
+        let link =
+            RedisLink::open(url, "token store", IO_TIMEOUT).map_err(StoreError::Unavailable)?;
         Ok(RedisStore {
-            shown,
-            client,
-            conn: Mutex::new(None),
+            link,
             sealer: Sealer::new(key),
             save: Script::new(SAVE),
             release: Script::new(RELEASE),
         })
     }
 
-    fn fail(&self, e: &RedisError) -> StoreError {
-        let why = if e.is_connection_refusal() {
-            "unreachable (connection refused): is Redis running?".to_string()
-        } else if e.is_timeout() {
-            format!("no answer within {} s", IO_TIMEOUT.as_secs())
-        } else {
-            e.to_string()
-        };
-        StoreError::Unavailable(format!("token store redis {}: {why}", self.shown))
-    }
-
-    fn connect(&self) -> RedisResult<Connection> {
-        let c = self.client.get_connection_with_timeout(IO_TIMEOUT)?;
-        c.set_read_timeout(Some(IO_TIMEOUT))?;
-        c.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(c)
-    }
-
-    fn guard(&self) -> MutexGuard<'_, Option<Connection>> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Runs `f` on the cached connection, connecting first if needed. A
-    /// cached connection that turns out dead (Redis restarted) is replaced
-    /// and `f` tried once more on a new one; a timeout is not retried.
-    fn with<T>(
-        &self,
-        mut f: impl FnMut(&mut Connection) -> RedisResult<T>,
-    ) -> Result<T, StoreError> {
-        let mut guard = self.guard();
-        let reused = guard.is_some();
-        if guard.is_none() {
-            *guard = Some(self.connect().map_err(|e| self.fail(&e))?);
-        }
-        let Some(conn) = guard.as_mut() else {
-            return Err(StoreError::Unavailable(format!(
-                "token store redis {}: no connection",
-                self.shown
-            )));
-        };
-        match f(conn) {
-            Ok(v) => Ok(v),
-            Err(e)
-                if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() =>
-            {
-                *guard = None;
-                if reused && !e.is_timeout() {
-                    let mut fresh = self.connect().map_err(|e| self.fail(&e))?;
-                    let r = f(&mut fresh).map_err(|e| self.fail(&e));
-                    if r.is_ok() {
-                        *guard = Some(fresh);
-                    }
-                    r
-                } else {
-                    Err(self.fail(&e))
-                }
-            }
-            Err(e) => Err(self.fail(&e)),
-        }
+    /// Runs `f` on the link's connection (see [`RedisLink::with`]).
+    fn with<T>(&self, f: impl FnMut(&mut Connection) -> RedisResult<T>) -> Result<T, StoreError> {
+        self.link.with(f).map_err(StoreError::Unavailable)
     }
 
     fn backend(&self) -> String {
-        format!("token store redis {}", self.shown)
+        format!("token store redis {}", self.link.shown())
     }
 
     fn scan_families(&self, conn: &mut Connection) -> RedisResult<Vec<String>> {
@@ -213,7 +148,7 @@ impl RedisStore {
 
 impl TokenStore for RedisStore {
     fn describe(&self) -> String {
-        format!("redis {}", self.shown)
+        format!("redis {}", self.link.shown())
     }
 
     fn load(&self, key: &FamilyKey) -> Result<Option<Versioned>, StoreError> {

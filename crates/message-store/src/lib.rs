@@ -57,9 +57,12 @@ impl State {
         }
     }
 
-    fn parse(s: &str) -> State {
-        match s {
+    /// From what a backend keeps: the stored state (`waiting` or `dead`)
+    /// and whether a consumer holds the message.
+    fn stored(state: &str, leased: bool) -> State {
+        match state {
             "dead" => State::Dead,
+            _ if leased => State::InFlight,
             _ => State::Waiting,
         }
     }
@@ -81,6 +84,33 @@ pub struct Entry {
     pub last_error: Option<String>,
     /// What was stored: JSON, the message's payload and properties.
     pub body: String,
+}
+
+/// How many messages a queue holds, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub waiting: u64,
+    /// 0 or 1: only the head is ever delivered.
+    pub in_flight: u64,
+    pub dead: u64,
+}
+
+impl Counts {
+    fn add(&mut self, state: State, n: u64) {
+        *match state {
+            State::Waiting => &mut self.waiting,
+            State::InFlight => &mut self.in_flight,
+            State::Dead => &mut self.dead,
+        } += n;
+    }
+
+    fn of<'a>(entries: impl IntoIterator<Item = &'a Entry>) -> Counts {
+        let mut c = Counts::default();
+        for e in entries {
+            c.add(e.state, 1);
+        }
+        c
+    }
 }
 
 /// A message taken for delivery.
@@ -181,6 +211,9 @@ pub trait MessageStore: Send + Sync {
     /// The messages (every queue's, or one's), oldest first.
     fn list(&self, queue: Option<&str>) -> Result<Vec<Entry>, QueueError>;
     fn get(&self, id: &str) -> Result<Option<Entry>, QueueError>;
+    /// How many messages `queue` holds, without reading them (a metrics
+    /// scrape asks every few seconds).
+    fn counts(&self, queue: &str) -> Result<Counts, QueueError>;
     /// A dead letter back into its queue (at the end, due now, attempts
     /// from 0). False when there is no such dead letter.
     fn retry(&self, id: &str, now_ms: i64) -> Result<bool, QueueError>;

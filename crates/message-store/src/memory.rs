@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 
 use crate::{
-    decide, me, new_id, new_lease, Claim, Claimed, Decision, Entry, Head, MessageStore, QueueError,
-    State,
+    decide, me, new_id, new_lease, Claim, Claimed, Counts, Decision, Entry, Head, MessageStore,
+    QueueError, State,
 };
 
 struct Held {
@@ -40,10 +40,17 @@ impl MemoryQueue {
 
 fn view(h: &Held) -> Entry {
     let mut e = h.entry.clone();
-    if e.state == State::Waiting && h.lease_until != 0 {
-        e.state = State::InFlight;
-    }
+    e.state = State::stored(e.state.as_str(), h.lease_until != 0);
     e
+}
+
+impl Inner {
+    /// The message `c` claimed, while the claim is still its holder's.
+    fn claimed(&mut self, c: &Claimed) -> Option<&mut Held> {
+        self.messages
+            .iter_mut()
+            .find(|h| h.entry.id == c.id && h.lease == c.lease && h.lease_until != 0)
+    }
 }
 
 impl MessageStore for MemoryQueue {
@@ -123,11 +130,7 @@ impl MessageStore for MemoryQueue {
         counts: bool,
     ) -> Result<bool, QueueError> {
         let mut s = self.state();
-        let Some(h) = s
-            .messages
-            .iter_mut()
-            .find(|h| h.entry.id == c.id && h.lease == c.lease && h.lease_until != 0)
-        else {
+        let Some(h) = s.claimed(c) else {
             return Ok(false);
         };
         h.lease_until = 0;
@@ -144,11 +147,7 @@ impl MessageStore for MemoryQueue {
 
     fn dead_letter(&self, c: &Claimed, reason: &str) -> Result<bool, QueueError> {
         let mut s = self.state();
-        let Some(h) = s
-            .messages
-            .iter_mut()
-            .find(|h| h.entry.id == c.id && h.lease == c.lease && h.lease_until != 0)
-        else {
+        let Some(h) = s.claimed(c) else {
             return Ok(false);
         };
         h.lease_until = 0;
@@ -176,6 +175,10 @@ impl MessageStore for MemoryQueue {
             .iter()
             .find(|h| h.entry.id == id)
             .map(view))
+    }
+
+    fn counts(&self, queue: &str) -> Result<Counts, QueueError> {
+        self.list(Some(queue)).map(|all| Counts::of(&all))
     }
 
     fn retry(&self, id: &str, now_ms: i64) -> Result<bool, QueueError> {

@@ -12,8 +12,8 @@ use ::redis::{Connection, RedisResult};
 use token_store::redis_link::RedisLink;
 
 use crate::{
-    decide, me, new_id, new_lease, Claim, Claimed, Decision, Entry, Head, MessageStore, QueueError,
-    State,
+    decide, me, new_id, new_lease, Claim, Claimed, Counts, Decision, Entry, Head, MessageStore,
+    QueueError, State,
 };
 
 const PREFIX: &str = "wso2-twitter:queue";
@@ -89,10 +89,7 @@ impl RedisQueue {
         Ok(Some(Entry {
             id: id.to_string(),
             queue: text("queue"),
-            state: match State::parse(&text("state")) {
-                State::Waiting if num("lease_until") != 0 => State::InFlight,
-                s => s,
-            },
+            state: State::stored(&text("state"), num("lease_until") != 0),
             attempts: num("attempts") as u32,
             enqueued_at_ms: num("enqueued_at"),
             due_at_ms: num("due_at"),
@@ -295,6 +292,31 @@ impl MessageStore for RedisQueue {
 
     fn get(&self, id: &str) -> Result<Option<Entry>, QueueError> {
         self.with(|c| Self::entry(c, id))
+    }
+
+    fn counts(&self, queue: &str) -> Result<Counts, QueueError> {
+        let lk = live_key(queue);
+        self.with(|c| {
+            let live: u64 = ::redis::cmd("ZCARD").arg(&lk).query(c)?;
+            let dead: u64 = ::redis::cmd("ZCARD").arg(dead_key(queue)).query(c)?;
+            // Only the head is ever delivered.
+            let head: Vec<String> = ::redis::cmd("ZRANGE").arg(&lk).arg(0).arg(0).query(c)?;
+            let in_flight = match head.first() {
+                Some(id) => {
+                    let until: Option<i64> = ::redis::cmd("HGET")
+                        .arg(msg_key(id))
+                        .arg("lease_until")
+                        .query(c)?;
+                    u64::from(until.unwrap_or(0) != 0)
+                }
+                None => 0,
+            };
+            Ok(Counts {
+                waiting: live - in_flight,
+                in_flight,
+                dead,
+            })
+        })
     }
 
     fn retry(&self, id: &str, now_ms: i64) -> Result<bool, QueueError> {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::{
-    decide, me, new_id, new_lease, Claim, Claimed, Decision, Entry, Head, MessageStore, QueueError,
-    State,
+    decide, me, new_id, new_lease, Claim, Claimed, Counts, Decision, Entry, Head, MessageStore,
+    QueueError, State,
 };
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,10 +78,7 @@ fn entry(r: &rusqlite::Row) -> rusqlite::Result<Entry> {
     Ok(Entry {
         id: r.get(0)?,
         queue: r.get(1)?,
-        state: match State::parse(&state) {
-            State::Waiting if lease_until != 0 => State::InFlight,
-            s => s,
-        },
+        state: State::stored(&state, lease_until != 0),
         body: r.get(3)?,
         attempts: r.get::<_, i64>(4)? as u32,
         enqueued_at_ms: r.get(5)?,
@@ -228,6 +225,28 @@ impl MessageStore for SqliteQueue {
                 entry,
             )
             .optional()
+        })
+    }
+
+    fn counts(&self, queue: &str) -> Result<Counts, QueueError> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT state, lease_until != 0, COUNT(*) FROM queue_messages
+                 WHERE queue = ?1 GROUP BY 1, 2",
+            )?;
+            let mut counts = Counts::default();
+            let rows = st.query_map(params![queue], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (state, leased, n) = row?;
+                counts.add(State::stored(&state, leased), n as u64);
+            }
+            Ok(counts)
         })
     }
 

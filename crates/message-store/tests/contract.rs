@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use message_store::{Claim, Claimed, MemoryQueue, MessageStore, RedisQueue, SqliteQueue, State};
+use message_store::{
+    Claim, Claimed, Counts, MemoryQueue, MessageStore, RedisQueue, SqliteQueue, State,
+};
 use token_store::testing::RedisServer;
 
 fn backends() -> Vec<(
@@ -60,6 +62,15 @@ fn in_order_one_at_a_time_and_gone_when_delivered() {
             "{name}"
         );
         assert_eq!(q.get(&a).unwrap().unwrap().state, State::InFlight);
+        assert_eq!(
+            q.counts("posts").unwrap(),
+            Counts {
+                waiting: 1,
+                in_flight: 1,
+                dead: 0
+            },
+            "{name}"
+        );
         assert!(q.complete(&first).unwrap());
         assert!(!q.complete(&first).unwrap(), "{name}: settled once");
         let second = taken(q.claim("posts", 2002, LEASE).unwrap());
@@ -143,6 +154,15 @@ fn dead_letters_are_kept_retried_at_the_end_or_dropped() {
         // The next one is the head now.
         assert_eq!(taken(q.claim("posts", 1, LEASE).unwrap()).id, b, "{name}");
         assert!(!q.remove(&b).unwrap(), "{name}: not while in flight");
+        assert_eq!(
+            q.counts("posts").unwrap(),
+            Counts {
+                waiting: 0,
+                in_flight: 1,
+                dead: 1
+            },
+            "{name}"
+        );
         assert!(q.retry(&a, 2).unwrap(), "{name}");
         assert!(!q.retry(&a, 2).unwrap(), "{name}: only a dead letter");
         let listed: Vec<String> = q

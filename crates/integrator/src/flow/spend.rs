@@ -141,14 +141,12 @@ impl Integrator {
             }
         }
         for name in self.project.message_stores.keys() {
-            let counted = self.queues.list(Some(name)).and_then(|all| {
-                let n =
-                    |s: message_store::State| all.iter().filter(|e| e.state == s).count() as u64;
+            let counted = self.queues.counts(name).and_then(|n| {
                 Ok(crate::metrics::QueueState {
                     store: name.clone(),
-                    waiting: n(message_store::State::Waiting),
-                    in_flight: n(message_store::State::InFlight),
-                    dead: n(message_store::State::Dead),
+                    waiting: n.waiting,
+                    in_flight: n.in_flight,
+                    dead: n.dead,
                     paused: self.queues.paused(name)?,
                 })
             });

@@ -71,68 +71,81 @@ impl TokenOutcome {
     }
 }
 
+/// `metric`, registered under `name` (a handle to it: the registry keeps
+/// another).
+fn registered<M: prometheus_client::registry::Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("integrator");
-        let calls = Family::<Labels, Counter>::default();
-        registry.register(
+        let r = &mut registry;
+        let calls = registered(
+            r,
             "calls",
             "Connector operations called, by connection, operation and outcome (ok or the fault kind)",
-            calls.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let call_seconds = Family::<Labels, Histogram>::new_with_constructor(latency as fn() -> _);
-        registry.register(
+        let call_seconds = registered(
+            r,
             "call_duration_seconds",
             "Time in the connector per operation: its requests to X, a token refresh, retries",
-            call_seconds.clone(),
+            Family::<Labels, Histogram>::new_with_constructor(latency as fn() -> _),
         );
-        let rate_limit_remaining = Family::<Labels, Gauge>::default();
-        registry.register(
+        let rate_limit_remaining = registered(
+            r,
             "rate_limit_remaining",
             "Requests left in X's rate-limit window, as its last answer for the operation said",
-            rate_limit_remaining.clone(),
+            Family::<Labels, Gauge>::default(),
         );
-        let rate_limit_limit = Family::<Labels, Gauge>::default();
-        registry.register(
+        let rate_limit_limit = registered(
+            r,
             "rate_limit_limit",
             "The size of X's rate-limit window, as its last answer for the operation said",
-            rate_limit_limit.clone(),
+            Family::<Labels, Gauge>::default(),
         );
-        let token_requests = Family::<Labels, Counter>::default();
-        registry.register(
+        let token_requests = registered(
+            r,
             "token_requests",
             "Requests to X's token endpoint (refreshes, and a login's code exchange) by connection and outcome",
-            token_requests.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let store_errors = Family::<Labels, Counter>::default();
-        registry.register(
+        let store_errors = registered(
+            r,
             "token_store_errors",
             "Token store calls that failed (the store could not be used), by call",
-            store_errors.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let spent_usd = Family::<Labels, Gauge<f64, AtomicU64>>::default();
-        registry.register(
+        let spent_usd = registered(
+            r,
             "call_cost_usd",
             "What the calls this process made cost at X's pay-per-use prices, by connection",
-            spent_usd.clone(),
+            Family::<Labels, Gauge<f64, AtomicU64>>::default(),
         );
-        let http_requests = Family::<Labels, Counter>::default();
-        registry.register(
+        let http_requests = registered(
+            r,
             "http_requests",
             "Requests serve answered, by HTTP status",
-            http_requests.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let http_seconds = Family::<Labels, Histogram>::new_with_constructor(latency as fn() -> _);
-        registry.register(
+        let http_seconds = registered(
+            r,
             "http_request_duration_seconds",
             "Time serve took to answer a request, flow included",
-            http_seconds.clone(),
+            Family::<Labels, Histogram>::new_with_constructor(latency as fn() -> _),
         );
-        let queue_deliveries = Family::<Labels, Counter>::default();
-        registry.register(
+        let queue_deliveries = registered(
+            r,
             "queue_deliveries",
             "Deliveries of stored messages by message store and outcome (delivered, reconciled, waiting, retrying, dead-letter, paused)",
-            queue_deliveries.clone(),
+            Family::<Labels, Counter>::default(),
         );
         Metrics {
             queue_deliveries,
@@ -151,13 +164,7 @@ impl Metrics {
 
     /// A connector call ended: `outcome` is `ok` or the fault kind.
     pub fn call(&self, connection: &str, operation: &str, outcome: &str, took: Duration) {
-        self.calls
-            .get_or_create(&vec![
-                ("connection", connection.to_string()),
-                ("operation", operation.to_string()),
-                ("outcome", outcome.to_string()),
-            ])
-            .inc();
+        self.refused(connection, operation, outcome);
         self.call_seconds
             .get_or_create(&vec![
                 ("connection", connection.to_string()),

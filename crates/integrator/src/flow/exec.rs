@@ -233,28 +233,31 @@ impl Integrator {
             // is left out when X is unset: the connector's default applies
             // (or the sandbox's value). Unless the connector requires it
             // and nothing will fill it in: then the error names X.
-            if let Some(reference) = t.bare_reference() {
-                let scope = self.scope(msg);
-                if reference.lookup(&scope).is_none() {
-                    let required = self
-                        .descriptor
-                        .operation("init")
-                        .and_then(|o| o.parameters.iter().find(|p| p.answers_to(k)))
-                        .is_some_and(|p| p.required);
-                    if required && self.redirect.is_none() {
-                        return Err(flow_fault(
-                            pos,
-                            format!(
-                                "`{k}` is required, and {} it comes from is not set",
-                                reference.describe()
-                            ),
-                        ));
+            let v = match t.bare_reference() {
+                // Read once: the value, or left out when unset.
+                Some(reference) => match reference.lookup(&self.scope(msg)) {
+                    Some(v) => Value::String(v),
+                    None => {
+                        let required = self
+                            .descriptor
+                            .operation("init")
+                            .and_then(|o| o.parameters.iter().find(|p| p.answers_to(k)))
+                            .is_some_and(|p| p.required);
+                        if required && self.redirect.is_none() {
+                            return Err(flow_fault(
+                                pos,
+                                format!(
+                                    "`{k}` is required, and {} it comes from is not set",
+                                    reference.describe()
+                                ),
+                            ));
+                        }
+                        tracing::debug!(target: "integrator::flow", parameter = %k, variable = %reference.name, "unset: left out");
+                        continue;
                     }
-                    tracing::debug!(target: "integrator::flow", parameter = %k, variable = %reference.name, "unset: left out");
-                    continue;
-                }
-            }
-            let v = self.eval(t, msg, pos)?;
+                },
+                None => self.eval(t, msg, pos)?,
+            };
             if v.is_null() {
                 continue;
             }

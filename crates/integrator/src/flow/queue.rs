@@ -54,6 +54,30 @@ pub enum Verdict {
     Pause(String),
 }
 
+impl Verdict {
+    /// Its name in the metrics.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Verdict::Delivered { reconciled: false } => "delivered",
+            Verdict::Delivered { reconciled: true } => "reconciled",
+            Verdict::Retry { counts: false, .. } => "waiting",
+            Verdict::Retry { counts: true, .. } => "retrying",
+            Verdict::Dead(_) => "dead-letter",
+            Verdict::Pause(_) => "paused",
+        }
+    }
+
+    /// Why it was not delivered.
+    fn reason(&self) -> Option<&str> {
+        match self {
+            Verdict::Retry { reason, .. } | Verdict::Dead(reason) | Verdict::Pause(reason) => {
+                Some(reason)
+            }
+            Verdict::Delivered { .. } => None,
+        }
+    }
+}
+
 /// Why, in one line (X's words and the kind; never a token, the caller
 /// redacts).
 fn reason(f: &Fault) -> String {
@@ -256,16 +280,12 @@ impl Integrator {
         };
         let v = self.deliver(p, &c).await;
         let metrics = self.runtime.metrics().clone();
-        let outcome = match &v {
-            Verdict::Delivered { reconciled: false } => "delivered",
-            Verdict::Delivered { reconciled: true } => "reconciled",
-            Verdict::Retry { counts: false, .. } => "waiting",
-            Verdict::Retry { counts: true, .. } => "retrying",
-            Verdict::Dead(_) => "dead-letter",
-            Verdict::Pause(_) => "paused",
-        };
-        metrics.queue_delivery(&p.store, outcome);
-        let log = |what: &str| self.redactor.log_line(what);
+        metrics.queue_delivery(&p.store, v.outcome());
+        // Redacted once: for the log and for the store's last error.
+        let reason = v
+            .reason()
+            .map(|r| self.redactor.log_line(r))
+            .unwrap_or_default();
         match &v {
             Verdict::Delivered { reconciled: false } => {
                 tracing::info!(target: "integrator::queue", store = %p.store, id = %c.id, attempt = c.attempt, "delivered")
@@ -273,23 +293,17 @@ impl Integrator {
             Verdict::Delivered { reconciled: true } => {
                 tracing::info!(target: "integrator::queue", store = %p.store, id = %c.id, attempt = c.attempt, "delivered earlier: X refused this delivery as a duplicate of the one in doubt (reconciled)")
             }
-            Verdict::Retry { at_ms, reason, .. } => {
-                tracing::info!(target: "integrator::queue", store = %p.store, id = %c.id, attempt = c.attempt, in_ms = at_ms - now_ms(), "not delivered yet: {}", log(reason))
+            Verdict::Retry { at_ms, .. } => {
+                tracing::info!(target: "integrator::queue", store = %p.store, id = %c.id, attempt = c.attempt, in_ms = at_ms - now_ms(), "not delivered yet: {reason}")
             }
-            Verdict::Dead(reason) => {
-                tracing::warn!(target: "integrator::queue", store = %p.store, id = %c.id, "dead letter: {}", log(reason))
+            Verdict::Dead(_) => {
+                tracing::warn!(target: "integrator::queue", store = %p.store, id = %c.id, "dead letter: {reason}")
             }
-            Verdict::Pause(reason) => {
-                tracing::warn!(target: "integrator::queue", store = %p.store, id = %c.id, "processor paused (integrator queue resume {} to go on): {}", p.store, log(reason))
+            Verdict::Pause(_) => {
+                tracing::warn!(target: "integrator::queue", store = %p.store, id = %c.id, "processor paused (integrator queue resume {} to go on): {reason}", p.store)
             }
         }
         let (store, c2) = (p.store.clone(), c.clone());
-        let redacted = match &v {
-            Verdict::Retry { reason, .. } | Verdict::Dead(reason) | Verdict::Pause(reason) => {
-                log(reason)
-            }
-            Verdict::Delivered { .. } => String::new(),
-        };
         let settled = blocking(&self.queues, move |q| match v {
             Verdict::Delivered { .. } => q.complete(&c2),
             Verdict::Retry {
@@ -297,11 +311,11 @@ impl Integrator {
                 in_doubt,
                 counts,
                 ..
-            } => q.postpone(&c2, at_ms, &redacted, in_doubt, counts),
-            Verdict::Dead(_) => q.dead_letter(&c2, &redacted),
+            } => q.postpone(&c2, at_ms, &reason, in_doubt, counts),
+            Verdict::Dead(_) => q.dead_letter(&c2, &reason),
             Verdict::Pause(_) => {
                 q.set_paused(&store, true)?;
-                q.postpone(&c2, now_ms(), &redacted, c2.in_doubt, true)
+                q.postpone(&c2, now_ms(), &reason, c2.in_doubt, true)
             }
         })
         .await;
